@@ -1,0 +1,83 @@
+"""Datasets stored as a folder: corpus.jsonl[.gz], topics[.split].tsv, qrels[.split].txt."""
+from __future__ import annotations
+
+import json
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+import pyterrier as pt
+
+from ..core import InputFormatError, file_sha256
+from .dataset import Dataset
+from .trec import read_qrels, read_topics
+
+_SPLIT_FILE = re.compile(r"^(topics|qrels)(?:\.(.+))?\.(tsv|txt)$")
+
+
+class FolderDataset(Dataset):
+    """A collection in the plain folder format of ``../shared/data`` (see its README)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path).resolve()
+        self.name = self.path.name
+        corpora = [self.path / n for n in ("corpus.jsonl", "corpus.jsonl.gz") if (self.path / n).exists()]
+        self.corpus_path = corpora[0] if corpora else None
+        self._files: dict[tuple[str, str | None], Path] = {}
+        for f in sorted(self.path.iterdir()):
+            m = _SPLIT_FILE.match(f.name)
+            if m and (m.group(1) == "topics") == (m.group(3) == "tsv"):
+                self._files[(m.group(1), m.group(2))] = f
+
+    @property
+    def splits(self) -> list[str]:
+        return sorted({split for (_, split) in self._files if split is not None})
+
+    def _file(self, kind: str, split: str | None) -> Path:
+        if (kind, split) in self._files:
+            return self._files[(kind, split)]
+        if split is not None and (kind, None) in self._files:
+            return self._files[(kind, None)]  # e.g. qrels.in-corpus.txt beside a single topics.tsv
+        own = sorted(s for (k, s) in self._files if k == kind and s is not None)
+        if split is None and own:
+            raise ValueError(f"dataset {self.name!r} has {kind} for splits {own}; pass split=")
+        raise FileNotFoundError(f"dataset {self.name!r} ({self.path}) has no {kind} "
+                                f"for split {split!r}; splits: {self.splits or 'none'}")
+
+    def topics(self, split: str | None = None) -> pd.DataFrame:
+        return read_topics(self._file("topics", split))
+
+    def qrels(self, split: str | None = None) -> pd.DataFrame:
+        return read_qrels(self._file("qrels", split))
+
+    def corpus_iter(self) -> Iterator[dict]:
+        if self.corpus_path is None:
+            raise FileNotFoundError(f"dataset {self.name!r} ({self.path}) has no corpus.jsonl[.gz]")
+        with pt.io.autoopen(str(self.corpus_path), "rt") as f:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    doc = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise InputFormatError(self.corpus_path, lineno, f"invalid JSON: {e.msg}", e.colno) from None
+                if not isinstance(doc, dict) or "docno" not in doc:
+                    raise InputFormatError(self.corpus_path, lineno, "document has no 'docno'")
+                out = {"docno": str(doc["docno"]), "text": doc.get("text") or ""}
+                if "title" in doc:
+                    out["title"] = doc["title"] or ""
+                yield out
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        if self.corpus_path is None:
+            raise FileNotFoundError(f"dataset {self.name!r} ({self.path}) has no corpus.jsonl[.gz]")
+        return file_sha256(self.corpus_path)
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def qrels_fingerprint(self, split: str | None = None) -> str:
+        return file_sha256(self._file("qrels", split))

@@ -1,0 +1,68 @@
+"""Datasets from ir_datasets (``irds:<id>``), for users with internet access."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import pandas as pd
+
+from ..core import TirError, value_sha256
+from .dataset import Dataset
+
+
+class IrdsDataset(Dataset):
+    """An ``ir_datasets`` id; a split is appended to the id (``irds:beir/scifact`` + ``test``)."""
+
+    def __init__(self, irds_id: str):
+        self.irds_id = irds_id
+        self.name = f"irds:{irds_id}"
+        self._base = self._load(irds_id)
+
+    @staticmethod
+    def _load(irds_id: str):
+        import ir_datasets
+        try:
+            return ir_datasets.load(irds_id)
+        except KeyError as e:
+            raise TirError(f"ir_datasets does not know {irds_id!r} ({e})") from None
+
+    @property
+    def splits(self) -> list[str]:
+        import ir_datasets
+        prefix = self.irds_id + "/"
+        return sorted(i[len(prefix):] for i in ir_datasets.registry._registered if i.startswith(prefix))
+
+    def _split(self, split: str | None):
+        return self._base if split is None else self._load(f"{self.irds_id}/{split}")
+
+    def _fetch(self, what: str, fn):
+        try:
+            return fn()
+        except TirError:
+            raise
+        except Exception as e:  # network, missing files, ...
+            raise TirError(f"{self.name}: ir_datasets could not provide its {what}: {e}") from e
+
+    def topics(self, split: str | None = None) -> pd.DataFrame:
+        ds = self._split(split)
+
+        def rows():
+            for q in ds.queries_iter():
+                text = getattr(q, "text", None) or next(v for v in q[1:] if isinstance(v, str))
+                yield q.query_id, text
+        return self._fetch("topics", lambda: pd.DataFrame(list(rows()), columns=["qid", "query"]))
+
+    def qrels(self, split: str | None = None) -> pd.DataFrame:
+        ds = self._split(split)
+        return self._fetch("qrels", lambda: pd.DataFrame(
+            [(q.query_id, q.doc_id, int(q.relevance)) for q in ds.qrels_iter()], columns=["qid", "docno", "label"]))
+
+    def corpus_iter(self) -> Iterator[dict]:
+        for d in self._base.docs_iter():
+            out = {"docno": d.doc_id, "text": getattr(d, "text", None) or getattr(d, "body", "") or ""}
+            if hasattr(d, "title"):
+                out["title"] = d.title or ""
+            yield out
+
+    def fingerprint(self) -> str:
+        import ir_datasets
+        return value_sha256({"irds": self.irds_id, "version": ir_datasets.__version__})

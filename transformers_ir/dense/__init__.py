@@ -1,0 +1,1 @@
+"""dense stages (see DESIGN.md)."""

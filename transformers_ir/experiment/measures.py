@@ -1,0 +1,52 @@
+"""Metric names (as written by the user) to ir_measures measures, and per-query evaluation."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import ir_measures
+import pandas as pd
+import pyterrier as pt
+
+from ..core import UnknownMetricError
+
+EXAMPLES = "AP, nDCG@10, R@1000, RR@10, P@5, AP(rel=2), or trec_eval names such as map, ndcg_cut_10"
+
+
+def parse_measure(name: "str | ir_measures.Measure") -> ir_measures.Measure:
+    """``"nDCG@10"`` -> ``nDCG@10``; trec_eval names (``ndcg_cut_10``) are accepted too."""
+    if isinstance(name, ir_measures.Measure):
+        return name
+    try:
+        return ir_measures.parse_measure(name)
+    except Exception:
+        pass
+    try:
+        parsed = ir_measures.parse_trec_measure(name)
+        if len(parsed) == 1:
+            return parsed[0]
+    except Exception:
+        pass
+    raise UnknownMetricError(f"unknown metric {name!r}; write metrics as ir_measures names, e.g. {EXAMPLES}")
+
+
+def parse_measures(names: Sequence["str | ir_measures.Measure"]) -> dict[str, ir_measures.Measure]:
+    """Metric name as written -> measure, in the given order."""
+    if isinstance(names, str):
+        names = [names]
+    if not names:
+        raise UnknownMetricError(f"no metrics given; e.g. {EXAMPLES}")
+    return {str(n): parse_measure(n) for n in names}
+
+
+def perquery_values(run: pd.DataFrame, qrels: pd.DataFrame,
+                    measures: Mapping[str, ir_measures.Measure]) -> dict[str, dict[str, float]]:
+    """qid -> metric name -> value, computed by ir_measures (as ``pt.Experiment`` does)."""
+    by_measure = {m: name for name, m in measures.items()}
+    out: dict[str, dict[str, float]] = {}
+    if not len(run):
+        return out
+    run = pt.model.coerce_dataframe_types(run)
+    for metric in ir_measures.iter_calc(list(measures.values()), pt.model.to_ir_measures(qrels),
+                                        pt.model.to_ir_measures(run)):
+        out.setdefault(metric.query_id, {})[by_measure[metric.measure]] = metric.value
+    return out

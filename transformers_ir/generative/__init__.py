@@ -1,0 +1,1 @@
+"""generative stages (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""rerank stages (see DESIGN.md)."""

@@ -1,0 +1,87 @@
+"""BM25 retrieval on PISA as a PyTerrier transformer."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+import pyterrier as pt
+
+from ..core import require_columns
+from ..data import Dataset, load_dataset
+from .analyzer import Analyzer
+from .pisa_index import PisaTextIndex, redirect_native_output
+
+RESULT_ADDED = ["docno", "score", "rank"]
+
+
+class BM25(pt.Transformer):
+    """BM25 over a PISA index of ``dataset`` (built on first use) or over an explicit ``index``.
+
+    ``BM25("vaswani", k1=0.9, b=0.4) % 100`` asks PISA for 100 results (the cutoff is fused).
+    A query with no indexable terms (only stopwords or punctuation) gets no results.
+    """
+
+    def __init__(self, dataset: "str | Dataset | None" = None, *, index: "PisaTextIndex | str | Path | None" = None,
+                 k1: float = 0.9, b: float = 0.4, num_results: int = 1000, stemmer: str = "porter2",
+                 stopwords: bool = True, threads: int = 1, verbose: bool = False):
+        if index is None and dataset is None:
+            raise ValueError("BM25 needs a dataset (to index) or an index")
+        self.dataset = load_dataset(dataset) if dataset is not None else None
+        analyzer = Analyzer(stemmer, stopwords)
+        if index is None:
+            index = PisaTextIndex.for_dataset(self.dataset, analyzer, threads)
+        elif not isinstance(index, PisaTextIndex):
+            index = PisaTextIndex(index, analyzer, threads)
+        self.index = index
+        self.k1, self.b, self.num_results = float(k1), float(b), int(num_results)
+        self.threads, self.verbose = threads, verbose
+        self._retriever = None
+
+    @property
+    def params(self) -> dict:
+        return {"k1": self.k1, "b": self.b, "num_results": self.num_results,
+                "stemmer": self.index.analyzer.stemmer, "stopwords": self.index.analyzer.stopwords}
+
+    def __repr__(self) -> str:
+        where = repr(self.dataset.name) if self.dataset is not None else repr(str(self.index.path))
+        return f"BM25({where}, k1={self.k1}, b={self.b}, num_results={self.num_results})"
+
+    def prepare(self) -> "BM25":
+        """Build the index if needed and open it for retrieval (not part of query time)."""
+        if self._retriever is None:
+            if not self.index.built():
+                if self.dataset is None:
+                    raise FileNotFoundError(f"{self}: index {self.index.path} is not built and no dataset was given")
+                self.index.build(self.dataset)
+            with redirect_native_output(self.index.path / "retrieval.log"):
+                self._retriever = self.index.pisa().bm25(k1=self.k1, b=self.b, num_results=self.num_results,
+                                                         threads=self.threads, verbose=self.verbose)
+        return self
+
+    def fuse_rank_cutoff(self, k: int) -> Optional["BM25"]:
+        """``self % k``: ask PISA for ``k`` results instead of cutting afterwards."""
+        if k >= self.num_results:
+            return None
+        clone = BM25.__new__(BM25)
+        clone.__dict__.update(self.__dict__, num_results=int(k), _retriever=None)
+        return clone
+
+    def transform_outputs(self, input_columns: list[str]) -> list[str]:
+        require_columns(self, input_columns, ["qid", "query"])
+        return [c for c in input_columns if c not in RESULT_ADDED] + RESULT_ADDED
+
+    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
+        columns = self.transform_outputs(list(topics.columns))
+        topics = topics.drop(columns=[c for c in RESULT_ADDED if c in topics.columns])
+        if not len(topics):
+            return pd.DataFrame(columns=columns)
+        self.prepare()
+        if self.index.analyzer.pretokenised:
+            topics = topics.assign(query_toks=topics["query"].map(self.index.analyzer.toks))
+            results = self._retriever.transform(topics).drop(columns=["query_toks"])
+        else:
+            results = self._retriever.transform(topics)
+        results["score"] = results["score"].astype("float64")
+        results["rank"] = results["rank"].astype("int64")
+        return results
