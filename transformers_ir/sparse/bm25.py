@@ -45,7 +45,10 @@ class BM25(pt.Transformer):
 
     def __repr__(self) -> str:
         where = repr(self.dataset.name) if self.dataset is not None else repr(str(self.index.path))
-        return f"BM25({where}, k1={self.k1}, b={self.b}, num_results={self.num_results})"
+        analyzer = self.index.analyzer
+        extra = (f", stemmer={analyzer.stemmer!r}" if analyzer.stemmer != "porter2" else "") + \
+                (", stopwords=False" if not analyzer.stopwords else "")
+        return f"BM25({where}, k1={self.k1}, b={self.b}, num_results={self.num_results}{extra})"
 
     def prepare(self) -> "BM25":
         """Build the index if needed and open it for retrieval (not part of query time)."""

@@ -1,0 +1,138 @@
+"""Configs and `tir run` / `tir eval`: the expression grammar, errors with file/line/key, output files."""
+import operator
+import textwrap
+
+import pandas as pd
+import pytest
+
+from transformers_ir.cli import main
+from transformers_ir.config import ConfigError, ExpressionError, evaluate, parse_expression
+from transformers_ir.config.expression import BinOp, Name, Number
+from transformers_ir.runner import run_config
+
+from .conftest import needs_data
+
+
+class Sym:
+    """Records the operators applied, to check precedence without real stages."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def _op(symbol, swap=False):
+        def f(self, other):
+            a, b = (other, self) if swap else (self, other)
+            return Sym(f"({getattr(a, 'text', a)} {symbol} {getattr(b, 'text', b)})")
+        return f
+
+    __rshift__, __mod__, __add__, __mul__ = _op(">>"), _op("%"), _op("+"), _op("*")
+    __rmul__, __or__, __and__, __xor__, __pow__ = _op("*", True), _op("|"), _op("&"), _op("^"), _op("**")
+
+
+ENV = {n: Sym(n) for n in ["bm25", "ce", "dense", "a", "b"]}
+
+
+@pytest.mark.parametrize("expression, expected", [
+    ("bm25 % 100 >> ce", "((bm25 % 100) >> ce)"),
+    ("0.3 * (bm25 % 1000) + 0.7 * (bm25 % 1000 >> dense)", "((0.3 * (bm25 % 1000)) + (0.7 * ((bm25 % 1000) >> dense)))"),
+    ("a | b & bm25 ^ ce", "(a | ((b & bm25) ^ ce))"),
+    ("a ** b ** ce >> dense", "((a ** (b ** ce)) >> dense)"),
+])
+def test_precedence_is_pythons(expression, expected):
+    assert evaluate(expression, ENV).text == expected
+
+
+def test_syntax_tree_keeps_columns():
+    tree = parse_expression("bm25 % 10")
+    assert tree == BinOp("%", Name("bm25", 1), Number(10, 8), 6)
+
+
+@pytest.mark.parametrize("expression, column, message", [
+    ("bm25 %% 10", 7, "expected a stage name, a number or '\\(', found '%'"),
+    ("(bm25 % 10", 11, "expected '\\)'"),
+    ("bm25 >> ", 9, "found the end of the expression"),
+    ("bm25 $ ce", 6, "unexpected character '\\$'"),
+    ("bm25 >> rerank", 9, "unknown stage 'rerank'"),
+    ("__import__('os')", 12, "unexpected character"),
+])
+def test_expression_errors_give_the_column(expression, column, message):
+    with pytest.raises(ExpressionError, match=message) as e:
+        evaluate(expression, ENV)
+    assert e.value.column == column
+
+
+def write(tmp_path, text, name="c.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+GOOD = """\
+name: t
+dataset: vaswani
+metrics: [AP, nDCG@10, R@1000]
+stages:
+  bm25: {class: BM25, k1: 0.9, b: 0.4}
+pipelines:
+  BM25: bm25 % 1000
+"""
+
+
+@pytest.mark.parametrize("text, where", [
+    (GOOD.replace("metrics: [AP", "metrics: [AP, {x"), r"c.yaml:\d+: invalid YAML"),
+    (GOOD + "colour: red\n", r"c.yaml:8: key 'colour': unknown key"),
+    (GOOD.replace("class: BM25", "class: BM52"), r"c.yaml:5: key 'stages.bm25.class': unknown stage class 'BM52'"),
+    (GOOD.replace("k1: 0.9", "k_1: 0.9"), r"c.yaml:5: key 'stages.bm25.k_1': BM25 has no parameter 'k_1'"),
+    (GOOD.replace("bm25 % 1000", "bm25 % 1000 >> rerank"),
+     r"c.yaml:7: key 'pipelines.BM25': unknown stage 'rerank' \(known: bm25\) at column 16"),
+    (GOOD.replace("dataset: vaswani\n", ""), r"c.yaml:1: missing required key 'dataset'"),
+    (GOOD.replace("metrics: [AP, nDCG@10, R@1000]", "metrics: AP"), r"c.yaml:3: key 'metrics'"),
+    (GOOD + "baseline: BM26\n", r"c.yaml:8: key 'baseline': baseline 'BM26' is not a pipeline"),
+])
+def test_config_errors_name_file_line_and_key(tmp_path, text, where):
+    with pytest.raises(ConfigError, match=where):
+        run_config(write(tmp_path, text), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@needs_data("vaswani")
+def test_unknown_dataset_and_metric_fail_before_any_output(tmp_path):
+    with pytest.raises(ConfigError, match=r"c.yaml:2: key 'dataset': unknown dataset 'vaswanii'"):
+        run_config(write(tmp_path, GOOD.replace("vaswani", "vaswanii")), tmp_path / "out")
+    with pytest.raises(Exception, match="unknown metric 'MAPP'"):
+        run_config(write(tmp_path, GOOD.replace("[AP,", "[MAPP,")), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@needs_data("vaswani")
+def test_tir_run_writes_the_contracted_files(tmp_path, capsys):
+    config = write(tmp_path, GOOD + "  BM25-10: bm25 % 10\n")
+    assert main(["run", str(config), "--output", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "| BM25" in printed and "nDCG@10" in printed
+    out = tmp_path / "out"
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.columns) == ["name", "AP", "nDCG@10", "R@1000", "mrt_ms"]
+    assert results["name"].tolist() == ["BM25", "BM25-10"]
+    assert results["AP"][0] == pytest.approx(0.2965, abs=0.015)
+    perquery = pd.read_csv(out / "perquery.csv", dtype={"qid": str})
+    assert set(perquery.columns) == {"name", "qid", "measure", "value"}
+    assert len(perquery) == 2 * 3 * 93
+    run = (out / "runs" / "BM25-10.trec").read_text().splitlines()
+    assert len(run) == 93 * 10 and run[0].split()[1] == "Q0"
+    assert (out / "table.md").read_text().startswith("| name")
+
+
+@needs_data("vaswani")
+def test_tir_run_reports_config_errors_without_a_traceback(tmp_path, capsys):
+    config = write(tmp_path, GOOD.replace("bm25 % 1000", "bm25 %% 1000"))
+    assert main(["run", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "c.yaml:7" in err and "column 7" in err and "Traceback" not in err
+
+
+def test_tir_eval_reports_bad_run_lines(tmp_path, capsys):
+    (tmp_path / "run").write_text("1 Q0 d1 1 2.5 x\n1 Q0 d2 2 high x\n")
+    (tmp_path / "qrels").write_text("1 0 d1 1\n")
+    assert main(["eval", str(tmp_path / "run"), str(tmp_path / "qrels"), "-m", "AP"]) == 2
+    assert "run:2:11: score 'high' is not a number" in capsys.readouterr().err

@@ -1,0 +1,33 @@
+"""Device choice, CPU threads and seeds."""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def choose_device(device: str | None = None) -> str:
+    """``device`` if given, else ``cuda`` when present, else ``cpu`` (with torch using one thread per core)."""
+    import torch
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu" and torch.get_num_threads() != cpu_cores():
+        torch.set_num_threads(cpu_cores())
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) for repeatable training and sampling."""
+    import torch
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,61 @@
+"""A bi-encoder (sentence-transformers) that turns texts into vectors."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .batching import autocast, length_batches, progress, token_lengths, warn_truncated
+from .device import choose_device
+from .models import BUNDLED_MINILM_NAME, load_sentence_transformer, model_identity
+
+
+class TextEncoder:
+    """Encodes texts with a ``SentenceTransformer`` loaded by name or path (loaded on first use).
+
+    Batches are sorted by token length and the vectors returned in input order; ``bf16`` runs the model
+    under bfloat16 autocast; inputs over ``max_length`` tokens (default: the model's) are truncated with
+    one warning per call.
+    """
+
+    def __init__(self, model: str | Path = BUNDLED_MINILM_NAME, *, batch_size: int = 32, max_length: int | None = None,
+                 bf16: bool = False, device: str | None = None, show_progress: bool = True):
+        self.model_name = str(model)
+        self.batch_size, self.max_length, self.bf16 = int(batch_size), max_length, bool(bf16)
+        self.device, self.show_progress = device, show_progress
+        self._model = None
+
+    def __repr__(self) -> str:
+        return f"TextEncoder({self.model_name!r}, bf16={self.bf16})"
+
+    @property
+    def model(self):
+        """The loaded ``SentenceTransformer``."""
+        if self._model is None:
+            self._model = load_sentence_transformer(self.model_name, choose_device(self.device), self.max_length)
+        return self._model
+
+    def identity(self) -> dict:
+        """Model name, folder and weights hash (what an index built with this encoder records)."""
+        return {**model_identity(self.model_name), "max_length": self.model.max_seq_length}
+
+    @property
+    def dims(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: Sequence[str], desc: str = "encoding") -> np.ndarray:
+        """A float32 ``(len(texts), dims)`` array (normalised when the model normalises)."""
+        model = self.model
+        texts = ["" if t is None else str(t) for t in texts]
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        if not texts:
+            return out
+        lengths = token_lengths(model.tokenizer, texts)
+        warn_truncated(repr(self), lengths, model.max_seq_length)
+        with autocast(model.device.type, self.bf16):
+            for idx in progress(length_batches(lengths, self.batch_size), desc, self.show_progress):
+                vectors = model.encode([texts[i] for i in idx], batch_size=len(idx), convert_to_tensor=True,
+                                       show_progress_bar=False)
+                out[idx] = vectors.float().cpu().numpy()
+        return out
