@@ -42,7 +42,7 @@ class TextEncoder:
 
     @property
     def dims(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        return int(self.model.get_embedding_dimension())
 
     def encode(self, texts: Sequence[str], desc: str = "encoding") -> np.ndarray:
         """A float32 ``(len(texts), dims)`` array (normalised when the model normalises)."""
