@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -270,6 +271,7 @@ def effectiveness_lines(collection: Collection, results: list[SystemResult]) -> 
 
 
 def main() -> None:
+    warnings.filterwarnings("ignore", message="There are shared pipeline components")  # pt.Experiment's plan hint
     lines = ["# BM25 benchmark: transformers_ir vs raw PISA vs bm25s; tir.Experiment vs pt.Experiment", "",
              f"Reproduce: `{COMMAND}`", "", "## Machine", *machine_lines(), "",
              "## Retrieval speed", "",

@@ -1,1 +1,6 @@
-"""dense stages (see DESIGN.md)."""
+"""Dense retrieval: bi-encoder vectors of a corpus, FAISS indexes, a forward index for re-scoring."""
+from .index import INDEX_TYPES, DenseIndex, document_text
+from .retriever import Dense
+from .scorer import DenseScorer
+
+__all__ = ["INDEX_TYPES", "DenseIndex", "document_text", "Dense", "DenseScorer"]

@@ -44,7 +44,7 @@ class TextEncoder:
     def dims(self) -> int:
         return int(self.model.get_embedding_dimension())
 
-    def encode(self, texts: Sequence[str], desc: str = "encoding") -> np.ndarray:
+    def encode(self, texts: Sequence[str], desc: str = "encoding", show_progress: bool | None = None) -> np.ndarray:
         """A float32 ``(len(texts), dims)`` array (normalised when the model normalises)."""
         model = self.model
         texts = ["" if t is None else str(t) for t in texts]
@@ -54,7 +54,8 @@ class TextEncoder:
         lengths = token_lengths(model.tokenizer, texts)
         warn_truncated(repr(self), lengths, model.max_seq_length)
         with autocast(model.device.type, self.bf16):
-            for idx in progress(length_batches(lengths, self.batch_size), desc, self.show_progress):
+            for idx in progress(length_batches(lengths, self.batch_size), desc,
+                                self.show_progress if show_progress is None else show_progress):
                 vectors = model.encode([texts[i] for i in idx], batch_size=len(idx), convert_to_tensor=True,
                                        show_progress_bar=False)
                 out[idx] = vectors.float().cpu().numpy()

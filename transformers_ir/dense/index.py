@@ -1,0 +1,194 @@
+"""Document vectors of a corpus (a float16 forward index) and FAISS indexes over them, described by a manifest."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..core import atomic_write_text, cache_dir, value_sha256
+from ..data import Dataset, load_dataset
+from ..encoders import TextEncoder
+
+MANIFEST = "manifest.json"
+VECTORS = "vectors.f16.npy"
+DOCNOS = "docnos.txt"
+INDEX_TYPES = ("flat", "hnsw", "ivfpq")
+TEXT_FORMAT = "title + ' ' + text (stripped), as BEIR/MTEB"
+
+
+def document_text(doc: dict) -> str:
+    """What a bi-encoder reads of a document: ``title + " " + text``, as BEIR and MTEB encode corpora."""
+    return f"{doc.get('title') or ''} {doc.get('text') or ''}".strip()
+
+
+def faiss_factory(index_type: str, count: int, dims: int) -> str:
+    """The ``faiss.index_factory`` string of ``index_type`` for ``count`` vectors of ``dims`` dimensions."""
+    if index_type == "flat":
+        return "Flat"
+    if index_type == "hnsw":
+        return "HNSW32"
+    if index_type == "ivfpq":
+        nlist = max(1, min(4 * int(math.sqrt(count)), count // 39))  # FAISS wants >= 39 training points per list
+        sub = next(m for m in (dims // 8, dims // 4, dims // 2, dims) if dims % m == 0)
+        return f"IVF{nlist},PQ{sub}x8"
+    raise ValueError(f"unknown index_type {index_type!r}; choose from {list(INDEX_TYPES)}")
+
+
+def same_model(a: dict, b: dict) -> bool:
+    """Same weights and max_length (the name or path they were loaded by may differ)."""
+    return all(a.get(k) == b.get(k) for k in ("weights_sha256", "max_length"))
+
+
+class DenseIndex:
+    """A folder holding a corpus's vectors (``vectors.f16.npy``, memory-mapped) and FAISS indexes over them.
+
+    ``manifest.json`` records the model identity (name, weights sha256, max_length), the corpus fingerprint,
+    the document count, dims, sizes and build times; building again from the same corpus and model is a no-op.
+    """
+
+    def __init__(self, path: str | Path, ef_search: int = 128, nprobe: int = 16):
+        self.path = Path(path)
+        self.ef_search, self.nprobe = int(ef_search), int(nprobe)
+        self._faiss: dict[str, object] = {}
+        self._docnos: np.ndarray | None = None
+        self._rows: dict[str, int] | None = None
+        self._vectors: np.ndarray | None = None
+
+    @classmethod
+    def for_dataset(cls, dataset: "str | Dataset", encoder: TextEncoder) -> "DenseIndex":
+        """The index of ``dataset`` encoded by ``encoder``, in ``cache_dir()/indexes``."""
+        dataset = load_dataset(dataset)
+        identity = encoder.identity()
+        key = value_sha256({"corpus": dataset.fingerprint(), "weights": identity["weights_sha256"] or identity["name"],
+                            "max_length": identity["max_length"], "text": TEXT_FORMAT})[:16]
+        return cls(cache_dir() / "indexes" / f"dense-{dataset.name}-{key}")
+
+    def __repr__(self) -> str:
+        return f"DenseIndex({str(self.path)!r})"
+
+    @property
+    def manifest(self) -> dict | None:
+        try:
+            return json.loads((self.path / MANIFEST).read_text())
+        except FileNotFoundError:
+            return None
+
+    def built(self, index_type: str | None = None) -> bool:
+        """Whether the vectors (and, when given, the FAISS index of ``index_type``) are built."""
+        manifest = self.manifest
+        return manifest is not None and (index_type is None or index_type in manifest["indexes"])
+
+    def build(self, dataset: "str | Dataset", encoder: TextEncoder, index_types: tuple[str, ...] = ("flat",),
+              force: bool = False) -> "DenseIndex":
+        """Encode ``dataset`` with ``encoder`` and build the FAISS indexes in ``index_types``; a no-op for what
+        is already built from the same corpus and model."""
+        for index_type in index_types:
+            faiss_factory(index_type, 1, 8)  # validates the name before any work
+        dataset = load_dataset(dataset)
+        manifest, identity = self.manifest, encoder.identity()
+        if (force or manifest is None or manifest["corpus_fingerprint"] != dataset.fingerprint()
+                or not same_model(manifest["model"], identity)):
+            self._encode(dataset, encoder, identity)
+        for index_type in index_types:
+            if force or not self.built(index_type):
+                self._build_faiss(index_type)
+        return self
+
+    def _encode(self, dataset: Dataset, encoder: TextEncoder, identity: dict) -> None:
+        import sentence_transformers
+        docnos, texts = [], []
+        for doc in dataset.corpus_iter():
+            docnos.append(str(doc["docno"]))
+            texts.append(document_text(doc))
+        start = time.perf_counter()
+        vectors = encoder.encode(texts, desc=f"encoding {dataset.name}").astype(np.float16)
+        seconds = time.perf_counter() - start
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        try:
+            np.save(tmp / VECTORS, vectors)
+            (tmp / DOCNOS).write_text("".join(f"{d}\n" for d in docnos), encoding="utf-8")
+            atomic_write_text(tmp / MANIFEST, json.dumps({
+                "type": "dense", "source": dataset.name, "corpus_fingerprint": dataset.fingerprint(),
+                "model": identity, "text": TEXT_FORMAT, "doc_count": len(docnos), "dims": int(vectors.shape[1]),
+                "vectors": {"file": VECTORS, "dtype": "float16", "size_bytes": (tmp / VECTORS).stat().st_size},
+                "encode_seconds": round(seconds, 3), "docs_per_second": round(len(docnos) / max(seconds, 1e-9), 1),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "sentence_transformers": sentence_transformers.__version__, "indexes": {},
+            }, indent=2))
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            os.replace(tmp, self.path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        self._faiss, self._docnos, self._rows, self._vectors = {}, None, None, None
+
+    def _build_faiss(self, index_type: str) -> None:
+        import faiss
+        manifest = self.manifest
+        vectors = np.ascontiguousarray(self.vectors(), dtype=np.float32)
+        factory = faiss_factory(index_type, len(vectors), vectors.shape[1])
+        start = time.perf_counter()
+        index = faiss.index_factory(vectors.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+        if not index.is_trained:
+            index.train(vectors)
+        index.add(vectors)
+        seconds = time.perf_counter() - start
+        file = self.path / f"{index_type}.faiss"
+        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+        faiss.write_index(index, str(tmp))
+        os.replace(tmp, file)
+        manifest["indexes"][index_type] = {"factory": factory, "file": file.name, "size_bytes": file.stat().st_size,
+                                           "build_seconds": round(seconds, 3), "faiss": faiss.__version__}
+        manifest["size_bytes"] = sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+        atomic_write_text(self.path / MANIFEST, json.dumps(manifest, indent=2))
+        self._faiss.pop(index_type, None)
+
+    def _require(self, index_type: str | None = None) -> None:
+        if not self.built(index_type):
+            what = f"the {index_type} FAISS index" if index_type else "the vectors"
+            raise FileNotFoundError(f"{self}: {what} not built; call .build(dataset, encoder) first")
+
+    def faiss(self, index_type: str = "flat"):
+        """The FAISS index of ``index_type`` (read once), with its search parameters set."""
+        if index_type not in self._faiss:
+            import faiss
+            self._require(index_type)
+            index = faiss.read_index(str(self.path / self.manifest["indexes"][index_type]["file"]))
+            if index_type == "hnsw":
+                index.hnsw.efSearch = self.ef_search
+            elif index_type == "ivfpq":
+                faiss.extract_index_ivf(index).nprobe = self.nprobe
+            self._faiss[index_type] = index
+        return self._faiss[index_type]
+
+    def docnos(self) -> np.ndarray:
+        """Docnos in vector order."""
+        if self._docnos is None:
+            self._require()
+            self._docnos = np.array((self.path / DOCNOS).read_text(encoding="utf-8").splitlines(), dtype=object)
+        return self._docnos
+
+    def vectors(self) -> np.ndarray:
+        """The ``(doc_count, dims)`` float16 forward index, memory-mapped."""
+        if self._vectors is None:
+            self._require()
+            self._vectors = np.load(self.path / VECTORS, mmap_mode="r")
+        return self._vectors
+
+    def rows(self, docnos) -> np.ndarray:
+        """Row of each docno in :meth:`vectors`; raises ``KeyError`` naming unknown docnos."""
+        if self._rows is None:
+            self._rows = {d: i for i, d in enumerate(self.docnos())}
+        rows = np.fromiter((self._rows.get(str(d), -1) for d in docnos), dtype=np.int64, count=len(docnos))
+        if (rows < 0).any():
+            unknown = [d for d, r in zip(docnos, rows) if r < 0][:5]
+            raise KeyError(f"{self}: docno(s) not in the index: {unknown}")
+        return rows

@@ -1,0 +1,75 @@
+"""Dense retrieval with FAISS as a PyTerrier transformer."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from ..core import require_columns
+from ..data import Dataset
+from ..encoders import BUNDLED_MINILM_NAME
+from .index import INDEX_TYPES, DenseIndex
+from .stage_base import DenseStageBase
+
+RESULT_ADDED = ["docno", "score", "rank"]
+
+
+class Dense(DenseStageBase):
+    """Retrieves by inner product between ``model``'s query and document vectors, from a FAISS index of ``dataset``
+    (``index_type``: ``flat`` exact, ``hnsw`` or ``ivfpq`` approximate), built by :meth:`prepare` on first use.
+
+    ``Dense("scifact") % 10`` asks FAISS for 10 results (the cutoff is fused).
+    """
+
+    def __init__(self, dataset: "str | Dataset | None" = None, *, model: str | Path = BUNDLED_MINILM_NAME,
+                 index: "DenseIndex | str | Path | None" = None, num_results: int = 1000, index_type: str = "flat",
+                 batch_size: int = 32, max_length: int | None = None, bf16: bool = False, device: str | None = None,
+                 verbose: bool = False):
+        if index_type not in INDEX_TYPES:
+            raise ValueError(f"unknown index_type {index_type!r}; choose from {list(INDEX_TYPES)}")
+        super().__init__(dataset, model, index, batch_size, max_length, bf16, device, verbose)
+        self.num_results, self.index_type = int(num_results), index_type
+        self.index_types = (index_type,)
+
+    @property
+    def params(self) -> dict:
+        return {"model": self.encoder.model_name, "num_results": self.num_results, "index_type": self.index_type,
+                "max_length": self.encoder.max_length, "bf16": self.encoder.bf16}
+
+    def __repr__(self) -> str:
+        return (f"Dense({self._where()}, model={self.encoder.model_name!r}, num_results={self.num_results}, "
+                f"index_type={self.index_type!r})")
+
+    def fuse_rank_cutoff(self, k: int) -> Optional["Dense"]:
+        """``self % k``: ask FAISS for ``k`` results instead of cutting afterwards."""
+        if k >= self.num_results:
+            return None
+        clone = Dense.__new__(Dense)
+        clone.__dict__.update(self.__dict__, num_results=int(k))
+        return clone
+
+    def transform_outputs(self, input_columns: list[str]) -> list[str]:
+        require_columns(self, input_columns, ["qid", "query"])
+        return [c for c in input_columns if c not in RESULT_ADDED] + RESULT_ADDED
+
+    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
+        columns = self.transform_outputs(list(topics.columns))
+        topics = topics.drop(columns=[c for c in RESULT_ADDED if c in topics.columns]).reset_index(drop=True)
+        if not len(topics):
+            return pd.DataFrame(columns=columns)
+        self.prepare()
+        index = self.index
+        faiss_index = index.faiss(self.index_type)
+        k = min(self.num_results, faiss_index.ntotal)
+        scores, ids = faiss_index.search(self._encode_queries(topics["query"]), k)
+        order = np.argsort(-scores, axis=1, kind="stable")  # FAISS sorts already; make ties deterministic
+        scores, ids = np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
+        found = ids >= 0  # approximate indexes may return fewer than k
+        rows = np.repeat(np.arange(len(topics)), found.sum(axis=1))
+        results = topics.iloc[rows].reset_index(drop=True)
+        results["docno"] = index.docnos()[ids[found]]
+        results["score"] = scores[found].astype(np.float64)
+        results["rank"] = (np.cumsum(found, axis=1) - 1)[found].astype(np.int64)
+        return results[columns]

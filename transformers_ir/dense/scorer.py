@@ -1,0 +1,52 @@
+"""Re-scoring results by dot product with document vectors from a forward index (Fast-Forward)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core import require_columns
+from ..data import Dataset, add_ranks
+from ..encoders import BUNDLED_MINILM_NAME
+from .index import DenseIndex
+from .stage_base import DenseStageBase
+
+
+class DenseScorer(DenseStageBase):
+    """Scores each (query, docno) of its input by ``model``'s query vector dot the stored document vector,
+    then re-sorts and re-ranks per query. No FAISS search: a look-up in the memory-mapped float16 vectors.
+
+    Fast-Forward interpolation: ``0.3 * (bm25 % 1000) + 0.7 * (bm25 % 1000 >> DenseScorer("scifact"))``.
+    """
+
+    def __init__(self, dataset: "str | Dataset | None" = None, *, model: str | Path = BUNDLED_MINILM_NAME,
+                 index: "DenseIndex | str | Path | None" = None, batch_size: int = 32, max_length: int | None = None,
+                 bf16: bool = False, device: str | None = None, verbose: bool = False):
+        super().__init__(dataset, model, index, batch_size, max_length, bf16, device, verbose)
+
+    @property
+    def params(self) -> dict:
+        return {"model": self.encoder.model_name, "max_length": self.encoder.max_length, "bf16": self.encoder.bf16}
+
+    def __repr__(self) -> str:
+        return f"DenseScorer({self._where()}, model={self.encoder.model_name!r})"
+
+    def transform_outputs(self, input_columns: list[str]) -> list[str]:
+        require_columns(self, input_columns, ["qid", "query", "docno"])
+        return [c for c in input_columns if c not in ("score", "rank")] + ["score", "rank"]
+
+    def transform(self, results: pd.DataFrame) -> pd.DataFrame:
+        columns = self.transform_outputs(list(results.columns))
+        if not len(results):
+            return pd.DataFrame(columns=columns)
+        self.prepare()
+        index = self.index
+        rows = index.rows(results["docno"].tolist())
+        queries = results[["qid", "query"]].drop_duplicates("qid")
+        query_vectors = self._encode_queries(queries["query"])
+        which = pd.Index(queries["qid"]).get_indexer(results["qid"])
+        docs = np.asarray(index.vectors()[rows], dtype=np.float32)
+        out = results.drop(columns=[c for c in ("score", "rank") if c in results.columns])
+        out["score"] = np.einsum("ij,ij->i", docs, query_vectors[which]).astype(np.float64)
+        return add_ranks(out)[columns]
