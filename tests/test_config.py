@@ -85,7 +85,8 @@ pipelines:
     (GOOD.replace("k1: 0.9", "k_1: 0.9"), r"c.yaml:5: key 'stages.bm25.k_1': BM25 has no parameter 'k_1'"),
     (GOOD.replace("bm25 % 1000", "bm25 % 1000 >> rerank"),
      r"c.yaml:7: key 'pipelines.BM25': unknown stage 'rerank' \(known: bm25\) at column 16"),
-    (GOOD.replace("dataset: vaswani\n", ""), r"c.yaml:1: missing required key 'dataset'"),
+    (GOOD.replace("dataset: vaswani\n", ""), r"c.yaml:1: give exactly one of 'dataset' or 'datasets'"),
+    (GOOD.replace("name: t\n", ""), r"c.yaml:1: missing required key 'name'"),
     (GOOD.replace("metrics: [AP, nDCG@10, R@1000]", "metrics: AP"), r"c.yaml:3: key 'metrics'"),
     (GOOD + "baseline: BM26\n", r"c.yaml:8: key 'baseline': baseline 'BM26' is not a pipeline"),
 ])
@@ -112,7 +113,7 @@ def test_tir_run_writes_the_contracted_files(tmp_path, capsys):
     assert "| BM25" in printed and "nDCG@10" in printed
     out = tmp_path / "out"
     results = pd.read_csv(out / "results.csv")
-    assert list(results.columns) == ["name", "AP", "nDCG@10", "R@1000", "mrt_ms"]
+    assert list(results.columns[:6]) == ["dataset", "name", "AP", "nDCG@10", "R@1000", "mrt_ms"]
     assert results["name"].tolist() == ["BM25", "BM25-10"]
     assert results["AP"][0] == pytest.approx(0.2965, abs=0.015)
     perquery = pd.read_csv(out / "perquery.csv", dtype={"qid": str})

@@ -37,10 +37,10 @@ def test_equals_pt_experiment_with_baseline_and_correction(setup):
     theirs.columns = [c.replace(str(mm), m) for c in theirs.columns for mm, m in [_match(c, measures, METRICS)]]
     for m in METRICS:
         np.testing.assert_allclose(ours[m], theirs[m], rtol=1e-12)
-        np.testing.assert_allclose(ours[f"{m} p_value"][1:], theirs[f"{m} p-value"][1:], rtol=1e-9)
-        np.testing.assert_allclose(ours[f"{m} p_corrected"][1:], theirs[f"{m} p-value corrected"][1:], rtol=1e-9)
-        assert ours[f"{m} +"][1:].tolist() == theirs[f"{m} +"][1:].tolist()
-        assert ours[f"{m} significant"][1:].tolist() == theirs[f"{m} reject"][1:].tolist()
+        np.testing.assert_allclose(ours[f"{m} p_value vs a"][1:].astype(float), theirs[f"{m} p-value"][1:], rtol=1e-9)
+        np.testing.assert_allclose(ours[f"{m} p_corrected vs a"][1:], theirs[f"{m} p-value corrected"][1:], rtol=1e-9)
+        assert ours[f"{m} + vs a"][1:].tolist() == theirs[f"{m} +"][1:].tolist()
+        assert ours[f"{m} significant vs a"][1:].tolist() == theirs[f"{m} reject"][1:].tolist()
 
 
 def _match(column, measures, names):
@@ -56,8 +56,8 @@ def test_significance_equals_scipy_and_statsmodels(setup):
                          test="wilcoxon", correction="bonferroni")
     pq = res.perquery.pivot(index="qid", columns="name", values="value")
     p = [stats.wilcoxon(pq[n], pq["a"]).pvalue for n in ["b", "c"]]
-    np.testing.assert_allclose(res.results["AP p_value"][1:], p)
-    np.testing.assert_allclose(res.results["AP p_corrected"][1:], multipletests(p, method="bonferroni")[1])
+    np.testing.assert_allclose(res.results["AP p_value vs a"][1:], p)
+    np.testing.assert_allclose(res.results["AP p_corrected vs a"][1:], multipletests(p, method="bonferroni")[1])
 
 
 def test_per_stage_times_follow_the_chain(setup):

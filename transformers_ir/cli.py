@@ -1,23 +1,38 @@
-"""The ``tir`` command: ``tir run CONFIG.yaml``, ``tir eval RUN QRELS -m METRIC...``."""
+"""The ``tir`` command: ``run``, ``eval``, ``table``, ``compare``."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+import yaml
+
 from .core import TirError
+
+
+def _setting(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or "." not in key:
+        raise argparse.ArgumentTypeError(f"expected STAGE.PARAM=VALUE, got {text!r}")
+    return key, yaml.safe_load(value)
 
 
 def _run(args: argparse.Namespace) -> int:
     from .runner import run_config
-    run_config(args.config, args.output)
+    summary = run_config(args.config, args.output, overrides=dict(args.set or []), only=args.only,
+                         use_cache=not args.no_cache)
+    if summary.failed:
+        print(f"tir run: {len(summary.failed)} pipeline(s) failed: {', '.join(summary.failed)} "
+              f"(errors in results.csv; re-run the same command to retry them)", file=sys.stderr)
+        return 1
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .data import read_qrels, read_run
-    from .experiment import parse_measures
     import ir_measures
     import pyterrier as pt
+
+    from .data import read_qrels, read_run
+    from .experiment import parse_measures
     measures = parse_measures(args.metrics)
     run, qrels = read_run(args.run), read_qrels(args.qrels)
     values = ir_measures.calc_aggregate(list(measures.values()), pt.model.to_ir_measures(qrels),
@@ -27,18 +42,42 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table(args: argparse.Namespace) -> int:
+    from .experiment.report import render_table
+    print(render_table(args.dir, args.format))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .experiment.report import compare
+    print(compare(args.dir1, args.dir2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tir", description="transformers-ir: IR experiments as expressions")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run an experiment config (YAML)")
+    run = sub.add_parser("run", help="run an experiment config (YAML grid); resumes finished points")
     run.add_argument("config")
     run.add_argument("--output", "-o", help="output folder (default: the config's 'output')")
+    run.add_argument("--set", action="append", type=_setting, metavar="STAGE.PARAM=VALUE",
+                     help="override a stage parameter (replaces a grid axis of that name)")
+    run.add_argument("--only", action="append", metavar="NAME", help="run only this pipeline or grid point")
+    run.add_argument("--no-cache", action="store_true", help="do not read or write the stage cache")
     run.set_defaults(fn=_run)
     ev = sub.add_parser("eval", help="evaluate a TREC run file against qrels")
     ev.add_argument("run")
     ev.add_argument("qrels")
     ev.add_argument("-m", "--metrics", nargs="+", required=True, help="e.g. AP nDCG@10 'R(rel=2)@100'")
     ev.set_defaults(fn=_eval)
+    table = sub.add_parser("table", help="re-render an output folder's table without re-running")
+    table.add_argument("dir")
+    table.add_argument("--format", choices=["latex", "markdown"], default="markdown")
+    table.set_defaults(fn=_table)
+    cmp = sub.add_parser("compare", help="compare two output folders")
+    cmp.add_argument("dir1")
+    cmp.add_argument("dir2")
+    cmp.set_defaults(fn=_compare)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

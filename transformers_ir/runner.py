@@ -1,12 +1,31 @@
-"""``tir run``: a config file in, an experiment's files out."""
+"""``tir run``: a config grid in, an experiment folder out — resumable, cached, timed and costed.
+
+Each grid point's evaluation is written to ``points/`` as soon as it finishes, so an interrupted run
+(Ctrl-C, kill -9, a failing pipeline) is resumed by the same command without recomputing finished points.
+"""
 from __future__ import annotations
 
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
+from typing import Any, Callable
 
-from .config import build_pipelines, build_stages, load_config
+import pandas as pd
+
+from .config import StageFactory, check_axes, expand, load_config, resolve_baselines
+from .core import atomic_write_text, file_sha256, value_sha256
+from .core.fingerprint import frame_fingerprint, stage_fingerprint
 from .data import load_dataset, write_run
-from .experiment import Experiment, ExperimentResult, markdown_table, run_path, write_outputs
-from .experiment.outputs import safe_filename
+from .experiment import PipelineResult, StageCache, assemble, markdown_table, resolve_cost, run_pipelines, stage_chain
+from .experiment.outputs import safe_filename, write_csv
+
+PACKAGES = ("transformers-ir", "pyterrier", "pyterrier-pisa", "ir-measures", "ir-datasets", "pandas", "numpy",
+            "torch", "sentence-transformers", "transformers", "faiss-cpu")
 
 
 def stage_registry() -> dict[str, type]:
@@ -18,31 +37,192 @@ def stage_registry() -> dict[str, type]:
             if isinstance(obj := getattr(transformers_ir, name), type) and issubclass(obj, pt.Transformer)}
 
 
-def run_config(path: str | Path, output: str | Path | None = None, echo=print) -> ExperimentResult:
-    """Run every pipeline of the config at ``path``; write results into ``output`` (or the config's)."""
-    config, doc = load_config(str(path))
+@dataclass
+class RunSummary:
+    out_dir: Path
+    results: pd.DataFrame
+    failed: dict[str, str] = field(default_factory=dict)
+    cache: dict[str, int] = field(default_factory=dict)
+    resumed: int = 0
+
+
+def _point_key(pipeline: Any, topics_fp: str, qrels_fp: str, metrics: list[str]) -> str:
+    chain = [stage_fingerprint(s) or repr(s) for s in stage_chain(pipeline)]
+    return value_sha256({"chain": chain, "topics": topics_fp, "qrels": qrels_fp, "metrics": metrics})
+
+
+def _save_point(path: Path, key: str, result: PipelineResult) -> None:
+    atomic_write_text(path, json.dumps({"key": key, "name": result.name, "row": result.row, "error": result.error,
+                                        "stages": result.stages, "perquery": result.perquery}, default=float))
+
+
+def _load_point(path: Path, key: str) -> PipelineResult | None:
     try:
-        dataset = load_dataset(config.dataset)
-    except Exception as e:
-        raise doc.error(("dataset",), str(e)) from e
+        saved = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if saved["key"] != key or saved["error"]:
+        return None
+    return PipelineResult(saved["name"], saved["row"], saved["perquery"], saved["stages"], None)
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _git_commit() -> str | None:
     try:
-        topics, qrels = dataset.topics(config.split), dataset.qrels(config.split)
-    except (ValueError, FileNotFoundError) as e:
-        raise doc.error(("split",), str(e)) from e
-    stages = build_stages(config, doc, stage_registry(), dataset)
-    pipelines = build_pipelines(config, doc, stages)
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def run_config(path: str | Path, output: str | Path | None = None, *, overrides: dict[str, Any] | None = None,
+               only: list[str] | None = None, use_cache: bool = True, echo: Callable[[str], None] = print) -> RunSummary:
+    """Run the grid of the config at ``path`` into ``output`` (or the config's); resume finished points."""
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    config, doc = load_config(str(path), overrides)
+    registry = stage_registry()
+    check_axes(config, doc, registry)
+    points = expand(config, doc)
+    if only:
+        points = [p for p in points if p.name in only or p.pipeline in only]
+        if not points:
+            raise doc.error(("pipelines",), f"--only {only}: no such pipeline or grid point")
+    baselines = [b for b in resolve_baselines(config, doc, expand(config, doc)) if b in {p.name for p in points}]
+    datasets = []
+    for i, name in enumerate(config.dataset_names):
+        key = ("dataset",) if config.dataset else ("datasets", i)
+        try:
+            ds = load_dataset(name)
+            datasets.append((ds, ds.topics(config.split), ds.qrels(config.split)))
+        except Exception as e:
+            raise doc.error(key if not isinstance(e, (ValueError, FileNotFoundError)) or "split" not in str(e)
+                            else ("split",), str(e)) from e
+    factories = [StageFactory(config, doc, registry, ds) for ds, _, _ in datasets]
+    for factory in factories:
+        factory.check()
+    pipelines = [{p.name: f.pipeline(p) for p in points} for f in factories]
+    from .experiment import parse_measures
+    metrics = list(parse_measures(config.metrics))
+    cost = resolve_cost(config.cost.model_dump() if hasattr(config.cost, "model_dump") else config.cost)
     out_dir = Path(output or config.output or Path("results") / config.name)
-    echo(f"{config.name}: {len(pipelines)} pipeline(s) on {dataset.name}"
-         f"{f' ({config.split})' if config.split else ''}, {len(topics)} topics -> {out_dir}")
+    cache = StageCache() if use_cache else None
+    echo(f"{config.name}: {len(points)} pipeline(s) x {len(datasets)} dataset(s) -> {out_dir}")
 
-    def save_run(name, run):
-        write_run(run, run_path(out_dir, name), name=safe_filename(name))
-        echo(f"  done: {name} ({run['qid'].nunique() if len(run) else 0} topics with results)")
+    tables, failed, resumed, manifest_datasets = [], {}, 0, []
+    several = len(datasets) > 1
+    for (ds, topics, qrels), grid in zip(datasets, pipelines):
+        topics_fp, qrels_fp = frame_fingerprint(topics), frame_fingerprint(qrels)
+        point_dir = out_dir / "points" / safe_filename(ds.name)
+        runs_dir = out_dir / "runs" / (safe_filename(ds.name) if several else "")
+        keys = {n: _point_key(p, topics_fp, qrels_fp, metrics) for n, p in grid.items()}
+        finished = {n: r for n in grid if (r := _load_point(point_dir / f"{safe_filename(n)}.json", keys[n]))}
+        resumed += len(finished)
+        todo = {n: p for n, p in grid.items() if n not in finished}
+        echo(f"  {ds.name}: {len(topics)} topics; {len(finished)} point(s) already done, {len(todo)} to run")
+        for result in run_pipelines(todo, topics, qrels, config.metrics, cache=cache or False,
+                                    latency_queries=config.latency.queries, cost=cost, seed=config.seed,
+                                    errors="record"):
+            if result.run is not None and result.error is None:
+                write_run(result.run, runs_dir / f"{safe_filename(result.name)}.trec", name=safe_filename(result.name))
+            _save_point(point_dir / f"{safe_filename(result.name)}.json", keys[result.name], result)
+            finished[result.name] = result
+            if result.error:
+                failed[f"{ds.name}/{result.name}" if several else result.name] = result.error
+                echo(f"  FAILED: {result.name}: {result.error}")
+            else:
+                echo(f"  done: {result.name}")
+        ok_baselines = [b for b in baselines if b in finished and not finished[b].error]
+        experiment = assemble([finished[n] for n in grid], metrics, ok_baselines, config.significance.test,
+                              config.significance.correction, config.significance.alpha, config.seed)
+        tables.append((ds.name, experiment))
+        manifest_datasets.append({"name": ds.name, "split": config.split, "topics": len(topics),
+                                  "topics_sha256": topics_fp, "qrels_sha256": qrels_fp,
+                                  "corpus_sha256": _safe(ds.fingerprint)})
 
-    sig = config.significance
-    result = Experiment(pipelines, topics, qrels, config.metrics, baseline=config.baseline, test=sig.test,
-                        correction=sig.correction if config.baseline else None, alpha=sig.alpha, on_run=save_run)
-    write_outputs(result, out_dir, runs=False)
-    echo(markdown_table(result))
-    echo(f"wrote {out_dir}/results.csv, perquery.csv, stages.csv, table.md, runs/")
-    return result
+    results = pd.concat([e.results.assign(dataset=n) for n, e in tables], ignore_index=True)
+    results = results[["dataset"] + [c for c in results.columns if c != "dataset"]]
+    write_csv(results, out_dir / "results.csv")
+    write_csv(pd.concat([e.perquery.assign(dataset=n) for n, e in tables], ignore_index=True), out_dir / "perquery.csv")
+    write_csv(pd.concat([e.stages.assign(dataset=n) for n, e in tables], ignore_index=True), out_dir / "stages.csv")
+    indexes = _indexes(factories, cost)
+    write_csv(indexes, out_dir / "indexes.csv")
+    atomic_write_text(out_dir / "table.md", "\n".join(f"## {n}\n\n{markdown_table(e)}" for n, e in tables))
+    manifest = {
+        "name": config.name, "config": config.model_dump(mode="json"), "config_path": str(Path(path).resolve()),
+        "config_sha256": file_sha256(path), "overrides": overrides or {}, "only": only or [],
+        "metrics": metrics, "baselines": baselines, "significance": config.significance.model_dump(),
+        "cost": {"hardware": cost.hardware, "usd_per_hour": cost.usd_per_hour},
+        "latency": config.latency.model_dump(), "pareto_metric": config.pareto_metric or metrics[0],
+        "datasets": manifest_datasets, "points": [p.name for p in points], "failed": failed,
+        "cache": cache.stats() if cache else {"disabled": True}, "resumed_points": resumed,
+        "seed": config.seed, "git_commit": _git_commit(), "packages": _versions(),
+        "python": platform.python_version(), "platform": platform.platform(), "cpu": _cpu(),
+        "cpu_count": os.cpu_count(), "gpu": _gpu(), "started": started,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
+    _write_reports(out_dir, echo)
+    for name, experiment in tables:
+        echo(f"\n## {name}\n" + markdown_table(experiment))
+    if cache:
+        echo(f"stage cache: {cache.hits} hit(s), {cache.misses} miss(es), {cache.corrupt} corrupted entry(ies) recomputed")
+    echo(f"wrote {out_dir}/ (results.csv, perquery.csv, stages.csv, indexes.csv, table.md, manifest.json, runs/)")
+    return RunSummary(out_dir, results, failed, cache.stats() if cache else {}, resumed)
+
+
+def _safe(fn: Callable[[], str]) -> str | None:
+    try:
+        return fn()
+    except Exception:
+        return None
+
+
+def _gpu() -> str | None:
+    import sys
+    torch = sys.modules.get("torch")
+    return torch.cuda.get_device_name(0) if torch is not None and torch.cuda.is_available() else None
+
+
+def _indexes(factories: list[StageFactory], cost) -> pd.DataFrame:
+    """Each index built for a stage: build time, size and indexing cost (from its manifest)."""
+    rows, seen = [], set()
+    for factory in factories:
+        for stage in factory._built.values():
+            index = getattr(stage, "index", None)
+            manifest = getattr(index, "manifest", None)
+            if manifest and str(index.path) not in seen:
+                seen.add(str(index.path))
+                rows.append({"stage": str(stage), "path": str(index.path), "doc_count": manifest.get("doc_count"),
+                             "build_seconds": manifest.get("build_seconds"), "size_bytes": manifest.get("size_bytes"),
+                             "indexing_usd": cost.usd(manifest.get("build_seconds") or 0.0)})
+    return pd.DataFrame(rows, columns=["stage", "path", "doc_count", "build_seconds", "size_bytes", "indexing_usd"])
+
+
+def _write_reports(out_dir: Path, echo: Callable[[str], None]) -> None:
+    """table.tex / table.md and the Pareto plots, when the report modules are available."""
+    try:
+        from .experiment.plots import write_pareto
+        from .experiment.report import write_tables
+    except ImportError:
+        return
+    write_tables(out_dir)
+    write_pareto(out_dir)

@@ -1,8 +1,9 @@
-"""YAML configs: schema, expression grammar, and building stages and pipelines from them."""
-from .build import build_pipelines, build_stages
+"""YAML configs: schema, expression grammar, grid expansion, and building stages and pipelines from them."""
+from .build import StageFactory
 from .expression import ExpressionError, evaluate, parse_expression
+from .grid import GridPoint, check_axes, expand, resolve_baselines
 from .schema import RunConfig, load_config
 from .yamlmap import ConfigError, LocatedYaml
 
-__all__ = ["build_pipelines", "build_stages", "ExpressionError", "evaluate", "parse_expression", "RunConfig",
-           "load_config", "ConfigError", "LocatedYaml"]
+__all__ = ["StageFactory", "ExpressionError", "evaluate", "parse_expression", "GridPoint", "check_axes", "expand",
+           "resolve_baselines", "RunConfig", "load_config", "ConfigError", "LocatedYaml"]

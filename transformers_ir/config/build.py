@@ -2,47 +2,72 @@
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any, Mapping
 
 from .expression import ExpressionError, evaluate
+from .grid import GridPoint
 from .schema import RunConfig
 from .yamlmap import ConfigError, LocatedYaml
 
 
-def build_stages(config: RunConfig, doc: LocatedYaml, registry: Mapping[str, type], dataset: Any) -> dict[str, Any]:
-    """Instantiate each stage: ``class`` names a class in ``registry``, the other keys are its arguments.
+class StageFactory:
+    """Builds each named stage once per distinct parameter set (grid points share equal stages).
 
-    A class whose constructor takes ``dataset`` gets the config's dataset unless the stage sets one.
+    ``class`` names a class in ``registry``; the other keys are its arguments. A class whose constructor
+    takes ``dataset`` gets the config's dataset unless the stage sets one.
     """
-    stages = {}
-    for name, spec in config.stages.items():
-        params = {k: v for k, v in spec.items() if k != "class"}
-        cls = registry.get(spec["class"])
+
+    def __init__(self, config: RunConfig, doc: LocatedYaml, registry: Mapping[str, type], dataset: Any):
+        self.config, self.doc, self.registry, self.dataset = config, doc, registry, dataset
+        self._built: dict[tuple[str, str], Any] = {}
+
+    def check(self) -> None:
+        """Validate every stage's class and parameter names, before anything is built."""
+        for name in self.config.stages:
+            self._signature(name, self.config.stages[name])
+
+    def _signature(self, name: str, spec: dict) -> tuple[type, inspect.Signature]:
+        cls = self.registry.get(spec["class"])
         if cls is None:
-            raise doc.error(("stages", name, "class"),
-                            f"unknown stage class {spec['class']!r}; available: {', '.join(sorted(registry))}")
+            raise self.doc.error(("stages", name, "class"), f"unknown stage class {spec['class']!r}; "
+                                                            f"available: {', '.join(sorted(self.registry))}")
         signature = inspect.signature(cls)
-        accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-        for key in params:
-            if key not in signature.parameters and not accepts_any:
-                raise doc.error(("stages", name, key), f"{cls.__name__} has no parameter {key!r} "
-                                f"(parameters: {', '.join(p for p in signature.parameters if p != 'self')})")
-        if "dataset" in signature.parameters and "dataset" not in params:
-            params["dataset"] = dataset
-        try:
-            stages[name] = cls(**params)
-        except (TypeError, ValueError) as e:
-            raise doc.error(("stages", name), f"cannot build {cls.__name__}: {e}") from e
-    return stages
+        if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+            for key in spec:
+                if key != "class" and key not in signature.parameters:
+                    raise self.doc.error(("stages", name, key), f"{cls.__name__} has no parameter {key!r} "
+                                         f"(parameters: {', '.join(signature.parameters)})")
+        return cls, signature
 
+    def get(self, name: str, overrides: Mapping[str, Any] = {}) -> Any:
+        spec = {**self.config.stages[name], **overrides}
+        key = (name, json.dumps(spec, sort_keys=True, default=str))
+        if key not in self._built:
+            cls, signature = self._signature(name, spec)
+            params = {k: v for k, v in spec.items() if k != "class"}
+            if "dataset" in signature.parameters and "dataset" not in params:
+                params["dataset"] = self.dataset
+            try:
+                self._built[key] = cls(**params)
+            except (TypeError, ValueError) as e:
+                raise self.doc.error(("stages", name), f"cannot build {cls.__name__}: {e}") from e
+        return self._built[key]
 
-def build_pipelines(config: RunConfig, doc: LocatedYaml, stages: Mapping[str, Any]) -> dict[str, Any]:
-    """Evaluate each pipeline expression over the stages (and the pipelines defined before it)."""
-    env, pipelines = dict(stages), {}
-    for name, expression in config.pipelines.items():
-        try:
-            pipelines[name] = evaluate(str(expression), env)
-        except ExpressionError as e:
-            raise ConfigError(doc.path, doc.line(("pipelines", name)), f"pipelines.{name}", str(e)) from None
-        env.setdefault(name, pipelines[name])
-    return pipelines
+    def pipeline(self, point: GridPoint) -> Any:
+        """The pipeline object of a grid point (its stages built with the point's parameters)."""
+        overrides: dict[str, dict[str, Any]] = {}
+        for axis, value in point.params:
+            stage, _, param = axis.partition(".")
+            overrides.setdefault(stage, {})[param] = value
+        env: dict[str, Any] = {name: self.get(name, overrides.get(name, {})) for name in self.config.stages}
+        for name, expression in self.config.pipelines.items():
+            try:
+                value = evaluate(str(expression), env)
+            except ExpressionError as e:
+                raise ConfigError(self.doc.path, self.doc.line(("pipelines", name)), f"pipelines.{name}",
+                                  str(e)) from None
+            if name == point.pipeline:
+                return value
+            env.setdefault(name, value)
+        raise KeyError(point.pipeline)

@@ -1,33 +1,52 @@
 """The experiment config (``tir run CONFIG.yaml``), validated by pydantic."""
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .yamlmap import LocatedYaml
 
 
 class Significance(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    test: Literal["t", "wilcoxon"] = "t"
+    test: Literal["t", "wilcoxon", "permutation"] = "t"
     correction: Optional[str] = None
-    alpha: float = 0.05
+    alpha: float = Field(0.05, gt=0, lt=1)
+
+
+class CostSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hardware: str
+    usd_per_hour: float = Field(gt=0)
+
+
+class Latency(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    queries: int = Field(50, ge=0)
 
 
 class RunConfig(BaseModel):
-    """``name, dataset, split, metrics, stages, pipelines, output`` (+ ``baseline``, ``significance``)."""
+    """A grid of pipelines over one or more datasets; see README "Configs"."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
-    dataset: str
+    dataset: Optional[str] = None
+    datasets: Optional[list[str]] = None
     split: Optional[str] = None
     metrics: list[str] = Field(min_length=1)
     stages: dict[str, dict[str, Any]] = Field(default_factory=dict)
     pipelines: dict[str, str] = Field(min_length=1)
-    output: Optional[str] = None
-    baseline: Optional[str] = None
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    baseline: Union[str, list[str], None] = None
     significance: Significance = Field(default_factory=Significance)
+    cost: Union[str, CostSpec, None] = None
+    latency: Latency = Field(default_factory=Latency)
+    executor: Literal["local", "ray"] = "local"
+    ray_address: Optional[str] = None
+    pareto_metric: Optional[str] = None
+    seed: int = 42
+    output: Optional[str] = None
 
     @field_validator("stages")
     @classmethod
@@ -37,25 +56,43 @@ class RunConfig(BaseModel):
                 raise ValueError(f"stage {name!r} has no 'class'")
         return stages
 
+    @model_validator(mode="after")
+    def _one_dataset_key(self) -> "RunConfig":
+        if (self.dataset is None) == (self.datasets is None):
+            raise ValueError("give exactly one of 'dataset' or 'datasets'")
+        return self
 
-def load_config(path: str) -> tuple[RunConfig, LocatedYaml]:
-    """Parse and validate a config file; errors name file, line and key."""
+    @property
+    def dataset_names(self) -> list[str]:
+        return [self.dataset] if self.dataset is not None else list(self.datasets)
+
+    @property
+    def baselines(self) -> list[str]:
+        return [] if self.baseline is None else [self.baseline] if isinstance(self.baseline, str) else self.baseline
+
+
+def load_config(path: str, overrides: dict[str, Any] | None = None) -> tuple[RunConfig, LocatedYaml]:
+    """Parse and validate a config file; errors name file, line and key. ``overrides``: ``{"bm25.k1": 1.2}``."""
     doc = LocatedYaml(path)
     if not isinstance(doc.data, dict):
         raise doc.error((), "a config must be a mapping of keys (name, dataset, metrics, stages, pipelines, ...)")
+    for dotted, value in (overrides or {}).items():
+        stage, _, param = dotted.partition(".")
+        if stage not in (doc.data.get("stages") or {}) or not param:
+            raise doc.error(("stages",), f"--set {dotted}: no stage {stage!r} (write STAGE.PARAM=VALUE)")
+        doc.data["stages"][stage][param] = value
+        doc.data.get("grid", {}).pop(dotted, None)  # a fixed value replaces a swept axis
     try:
         config = RunConfig.model_validate(doc.data)
     except ValidationError as e:
         err = e.errors()[0]
         loc = tuple(err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "value_error" and loc == ("stages",):
-            stage = str(err["ctx"]["error"]).split("'")[1]
-            loc = ("stages", stage)
-        message = err["msg"] if err["type"] != "extra_forbidden" else "unknown key"
-        if err["type"] == "missing":
-            message = f"missing required key '{loc[-1]}'"
-            loc = loc[:-1]
+            loc = ("stages", message.split("'")[1])
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message, loc = f"missing required key '{loc[-1]}'", loc[:-1]
         raise doc.error(loc, message) from None
-    if config.baseline is not None and config.baseline not in config.pipelines:
-        raise doc.error(("baseline",), f"baseline {config.baseline!r} is not a pipeline name ({list(config.pipelines)})")
     return config, doc

@@ -76,6 +76,9 @@ class TextLoader(pt.Transformer):
     def __repr__(self) -> str:
         return f"TextLoader({self.dataset.name!r}, fields={list(self.fields)})"
 
+    def fingerprint(self) -> dict:
+        return {"corpus": self.dataset.fingerprint(), "fields": list(self.fields)}
+
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
         require_columns(self, input_columns, ["qid", "docno"])
         return list(input_columns) + [f for f in self.fields if f not in input_columns]

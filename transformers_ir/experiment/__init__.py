@@ -1,9 +1,12 @@
 """Evaluation, significance, per-stage timing and experiment outputs."""
-from .execution import StageTiming, stage_chain
-from .experiment import Experiment, ExperimentResult
+from .cache import StageCache
+from .cost import Cost, resolve_cost
+from .execution import StageRecord, stage_chain
+from .experiment import Experiment, ExperimentResult, PipelineResult, assemble, run_pipelines
 from .measures import parse_measure, parse_measures, perquery_values
 from .outputs import markdown_table, run_path, write_outputs
-from .significance import correct, paired_pvalue
+from .significance import add_significance, correct, paired_pvalue
 
-__all__ = ["Experiment", "ExperimentResult", "StageTiming", "stage_chain", "parse_measure", "parse_measures",
+__all__ = ["Experiment", "ExperimentResult", "PipelineResult", "assemble", "run_pipelines", "StageCache", "Cost",
+           "resolve_cost", "StageRecord", "add_significance", "stage_chain", "parse_measure", "parse_measures",
            "perquery_values", "markdown_table", "run_path", "write_outputs", "correct", "paired_pvalue"]

@@ -1,22 +1,35 @@
-"""Running a pipeline stage by stage: column checks before any work, wall time per stage."""
+"""Running pipelines as ``>>`` chains: column checks before any work, a prefix trie so shared prefixes run
+once, the persistent stage cache, and per-stage wall time, memory and batch-1 latency."""
 from __future__ import annotations
 
+import resource
+import sys
 import time
 from dataclasses import dataclass
+from typing import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 import pyterrier as pt
 from pyterrier._ops import Compose
 
 from ..core import StageError
+from ..core.fingerprint import chain_key, frame_fingerprint, stage_fingerprint
+from .cache import StageCache
 
 
 @dataclass
-class StageTiming:
+class StageRecord:
+    """One stage of one pipeline: wall time (when computed, even if read from the cache) and resources."""
+
     position: int
     stage: str
     seconds: float
     rows_out: int
+    cached: bool
+    peak_rss_mb: float
+    device: str
+    gpu_peak_mb: float = float("nan")
 
 
 def stage_chain(pipeline: pt.Transformer) -> list[pt.Transformer]:
@@ -38,21 +51,89 @@ def check_columns(name: str, stages: list[pt.Transformer], input_columns: list[s
             return  # a stage that cannot say what it outputs: later stages cannot be checked either
 
 
-def prepare(stages: list[pt.Transformer]) -> None:
+def prepare(stages: Iterable[pt.Transformer]) -> None:
     """Build what stages need before queries run (indexes, models) so it is not counted as query time."""
     for stage in stages:
         if hasattr(stage, "prepare"):
             stage.prepare()
 
 
-def run_chain(name: str, stages: list[pt.Transformer], topics: pd.DataFrame) -> tuple[pd.DataFrame, list[StageTiming]]:
-    """Apply ``stages`` in order to ``topics``; return the results and each stage's wall time."""
-    frame, timings = topics, []
-    for position, stage in enumerate(stages):
-        start = time.perf_counter()
-        try:
-            frame = stage.transform(frame)
-        except Exception as e:
-            raise StageError(f"pipeline {name!r}, stage {position} ({stage}): {type(e).__name__}: {e}") from e
-        timings.append(StageTiming(position, str(stage), time.perf_counter() - start, len(frame)))
-    return frame, timings
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cuda():
+    torch = sys.modules.get("torch")
+    return torch.cuda if torch is not None and torch.cuda.is_available() else None
+
+
+def _timed(stage: pt.Transformer, frame: pd.DataFrame) -> tuple[pd.DataFrame, float, float]:
+    cuda = _cuda()
+    if cuda:
+        cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    out = stage.transform(frame)
+    seconds = time.perf_counter() - start
+    return out, seconds, (cuda.max_memory_allocated() / 2**20 if cuda else float("nan"))
+
+
+Done = Callable[[str, "pd.DataFrame | None", list[StageRecord], "Exception | None"], None]
+
+
+def execute(chains: dict[str, list[pt.Transformer]], topics: pd.DataFrame, cache: StageCache | None,
+            on_done: Done) -> None:
+    """Run every chain on ``topics``, sharing common prefixes (a trie walked depth-first).
+
+    Each stage's output is read from / written to ``cache`` under (stage fingerprint, input fingerprint)
+    when the whole prefix is fingerprinted. ``on_done(name, results, records, error)`` is called as soon as
+    each pipeline finishes or fails; a failure affects only the pipelines below the failing stage.
+    """
+    def identity(stage: pt.Transformer) -> object:
+        return stage_fingerprint(stage) or ("object", id(stage))
+
+    def walk(names: list[str], depth: int, frame: pd.DataFrame, input_fp: str | None,
+             records: list[StageRecord]) -> None:
+        groups: dict[object, list[str]] = {}
+        for name in names:
+            if depth == len(chains[name]):
+                on_done(name, frame, records, None)
+            else:
+                groups.setdefault(identity(chains[name][depth]), []).append(name)
+        for group in groups.values():
+            stage = chains[group[0]][depth]
+            try:
+                out, record, out_fp = _apply(stage, depth, frame, input_fp, cache)
+            except Exception as e:
+                error = StageError(f"pipeline {group[0]!r}, stage {depth} ({stage}): {type(e).__name__}: {e}")
+                error.__cause__ = e
+                for name in group:
+                    on_done(name, None, records, error)
+                continue
+            walk(group, depth + 1, out, out_fp, records + [record])
+
+    walk(list(chains), 0, topics, frame_fingerprint(topics), [])
+
+
+def _apply(stage, position: int, frame: pd.DataFrame, input_fp: str | None,
+           cache: StageCache | None) -> tuple[pd.DataFrame, StageRecord, str | None]:
+    fp = stage_fingerprint(stage)
+    key = chain_key(fp, input_fp) if fp and input_fp else None
+    device = str(getattr(stage, "device", "cpu"))
+    entry = cache.get(key) if cache is not None and key else None
+    if entry is not None:
+        return entry.frame, StageRecord(position, str(stage), entry.seconds, len(entry.frame), True,
+                                        _peak_rss_mb(), device), key
+    out, seconds, gpu = _timed(stage, frame)
+    if cache is not None and key:
+        cache.put(key, out, seconds, str(stage))
+    return out, StageRecord(position, str(stage), seconds, len(out), False, _peak_rss_mb(), device, gpu), key
+
+
+def batch1_latency(chain: list[pt.Transformer], topics: pd.DataFrame) -> np.ndarray:
+    """Seconds per stage for each query run alone (batch size 1, no cache): shape (queries, stages)."""
+    times = np.zeros((len(topics), len(chain)))
+    for i in range(len(topics)):
+        frame = topics.iloc[i:i + 1].reset_index(drop=True)
+        for j, stage in enumerate(chain):
+            frame, times[i, j], _ = _timed(stage, frame)
+    return times

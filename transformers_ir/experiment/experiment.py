@@ -1,45 +1,69 @@
-"""``tir.Experiment``: evaluate pipelines on topics and qrels, with significance and per-stage times."""
+"""``tir.Experiment``: evaluate pipelines on topics and qrels, with significance, per-stage times and cost."""
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import pyterrier as pt
 
 from ..core import require_columns
-from .execution import StageTiming, check_columns, prepare, run_chain, stage_chain
+from .cache import StageCache
+from .cost import Cost, resolve_cost
+from .execution import StageRecord, batch1_latency, check_columns, execute, prepare, stage_chain
 from .measures import parse_measures, perquery_values
-from .significance import correct, paired_pvalue, test_function
+from .significance import add_significance
 
 System = "pt.Transformer | pd.DataFrame"
+PERCENTILES = (50, 95, 99)
+
+
+@dataclass
+class PipelineResult:
+    """One pipeline's run, evaluated: its results row, per-query values and per-stage records."""
+
+    name: str
+    row: dict
+    perquery: dict[str, dict[str, float]]
+    stages: list[dict]
+    run: pd.DataFrame | None
+    error: str | None = None
 
 
 @dataclass
 class ExperimentResult:
-    """What an experiment produced: one row per pipeline, per-query values, per-stage times and the runs."""
+    """What an experiment produced: one row per pipeline, per-query values, per-stage figures and the runs."""
 
     results: pd.DataFrame
     perquery: pd.DataFrame
     stages: pd.DataFrame
     runs: dict[str, pd.DataFrame] = field(repr=False)
     metrics: list[str]
-    baseline: str | None = None
+    baselines: list[str] = field(default_factory=list)
+    cache: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        if "error" not in self.results:
+            return {}
+        failed = self.results[self.results["error"].notna()]
+        return dict(zip(failed["name"], failed["error"]))
 
     def _repr_html_(self) -> str:
         bars = []
         for name, group in self.stages.groupby("name", sort=False):
             total = group["seconds"].sum() or 1.0
             cells = "".join(
-                f'<div title="{html.escape(s)}: {t * 1000:.1f} ms" style="display:inline-block;height:12px;'
-                f'width:{max(1.0, 300 * t / total):.0f}px;background:hsl({(60 * i) % 360},60%,60%)"></div>'
-                for i, (s, t) in enumerate(zip(group["stage"], group["seconds"])))
+                f'<div title="{html.escape(s)}: {t * 1000:.1f} ms{" (cached)" if c else ""}" '
+                f'style="display:inline-block;height:12px;width:{max(1.0, 300 * t / total):.0f}px;'
+                f'background:hsl({(60 * i) % 360},60%,{75 if c else 55}%)"></div>'
+                for i, (s, t, c) in enumerate(zip(group["stage"], group["seconds"], group["cached"])))
             bars.append(f"<tr><td>{html.escape(str(name))}</td><td>{cells}</td><td>{total * 1000:.1f} ms</td></tr>")
         return (self.results.to_html(index=False, float_format=lambda v: f"{v:.4f}") +
-                "<table><tr><th>pipeline</th><th>time per stage</th><th>total</th></tr>" + "".join(bars) + "</table>")
+                "<table><tr><th>pipeline</th><th>time per stage (lighter: cached)</th><th>total</th></tr>"
+                + "".join(bars) + "</table>")
 
 
 def _names(pipelines, names) -> tuple[list[str], list]:
@@ -56,90 +80,114 @@ def _names(pipelines, names) -> tuple[list[str], list]:
     return names, systems
 
 
-def Experiment(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.DataFrame, qrels: pd.DataFrame,
-               metrics: Sequence[str], names: Sequence[str] | None = None, baseline: "int | str | None" = None,
-               test: "str | Callable" = "t", correction: str | None = None, alpha: float = 0.05,
-               perquery: bool = False, on_run: Callable[[str, pd.DataFrame], None] | None = None) -> ExperimentResult:
-    """Run and evaluate ``pipelines`` like ``pt.Experiment``, also timing each stage of each ``>>`` chain.
+def _percentiles(seconds: np.ndarray) -> dict[str, float]:
+    if not len(seconds):
+        return {f"latency_p{p}_ms": float("nan") for p in PERCENTILES}
+    return {f"latency_p{p}_ms": float(np.percentile(seconds, p) * 1000) for p in PERCENTILES}
 
-    ``baseline`` (index or name) adds, per metric, wins/losses and the paired ``test`` p-value (``t`` or
-    ``wilcoxon``), corrected across pipelines by ``correction`` (a statsmodels method, e.g. ``holm``).
-    ``on_run(name, results)`` is called as soon as each pipeline has run. ``perquery`` puts the per-query
-    values in the notebook rendering's table too (they are always in ``.perquery``).
+
+def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.DataFrame, qrels: pd.DataFrame,
+                  metrics: Sequence[str], names: Sequence[str] | None = None, cache: "bool | StageCache" = True,
+                  latency_queries: int = 0, cost: "Cost | str | dict | None" = None, seed: int = 42,
+                  errors: str = "raise") -> Iterator[PipelineResult]:
+    """Run and evaluate each pipeline, yielding each one's result as soon as it is done.
+
+    Every pipeline is checked (columns, metrics) before any runs; indexes and models are prepared before
+    timing starts; pipelines sharing a prefix run it once; stage outputs are cached on disk unless
+    ``cache=False``. ``latency_queries`` queries (a seeded sample) are re-run one at a time for latency
+    percentiles. ``errors="record"`` yields a failed pipeline with its error instead of raising.
     """
     names, systems = _names(pipelines, names)
     measures = parse_measures(metrics)
-    test_fn = test_function(test)
-    if isinstance(baseline, str):
-        if baseline not in names:
-            raise ValueError(f"unknown baseline {baseline!r}; pipelines are {names}")
-        baseline = names.index(baseline)
-    if baseline is not None and not 0 <= int(baseline) < len(systems):
-        raise ValueError(f"baseline index {baseline} out of range for {len(systems)} pipelines")
-    if correction is not None and baseline is None:
-        raise ValueError("a multiple-testing correction needs a baseline")
+    cost = resolve_cost(cost)
     require_columns("Experiment topics", topics.columns, ["qid", "query"])
     require_columns("Experiment qrels", qrels.columns, ["qid", "docno", "label"])
     qrels = qrels.merge(topics[["qid"]].drop_duplicates())
-
+    store = (StageCache() if cache is True else cache) or None
     chains = {n: stage_chain(s) for n, s in zip(names, systems) if not isinstance(s, pd.DataFrame)}
     for name, chain in chains.items():
         check_columns(name, chain, list(topics.columns))
     for chain in chains.values():
         prepare(chain)
+    sample = topics.sample(n=min(latency_queries, len(topics)), random_state=seed) if latency_queries else topics.iloc[:0]
 
-    per_query: dict[str, dict[str, dict[str, float]]] = {}
-    rows, stage_rows, runs = [], [], {}
-    for name, system in zip(names, systems):
-        if isinstance(system, pd.DataFrame):
-            run, timings = system, []
-        else:
-            run, timings = run_chain(name, chains[name], topics)
-        runs[name] = run
+    def evaluate(name: str, run: pd.DataFrame | None, records: list[StageRecord], error: Exception | None):
+        row = {"name": name, **{m: np.nan for m in measures}}
+        if error is not None:
+            if errors == "raise":
+                raise error
+            return PipelineResult(name, {**row, "error": str(error)}, {}, [], None, str(error))
+        per_query = perquery_values(run, qrels, measures)
+        if not per_query:
+            message = f"pipeline {name!r} returned no results for any of the {len(topics)} topics"
+            if errors == "raise":
+                raise ValueError(message)
+            return PipelineResult(name, {**row, "error": message}, {}, [], run, message)
+        values = pd.DataFrame.from_dict(per_query, orient="index")
+        row.update({m: float(values[m].mean()) for m in measures})
+        seconds = sum(r.seconds for r in records)
+        latency = batch1_latency(chains[name], sample) if records and len(sample) else np.zeros((0, len(records)))
+        row.update({
+            "mrt_ms": 1000 * seconds / len(topics) if records else np.nan,
+            **_percentiles(latency.sum(axis=1)),
+            "qps": len(topics) / seconds if seconds else np.nan,
+            "usd_per_1k_queries": cost.per_1k_queries(seconds, len(topics)) if records else np.nan,
+            "usd_per_1k_queries_latency": cost.per_1k_queries(latency.sum(), len(sample)) if len(sample) else np.nan,
+            "peak_rss_mb": max((r.peak_rss_mb for r in records), default=np.nan),
+            "cached_stages": sum(r.cached for r in records),
+        })
+        stages = [{"name": name, **vars(r), **_percentiles(latency[:, r.position]),
+                   "qps": len(topics) / r.seconds if r.seconds else np.nan} for r in records]
+        return PipelineResult(name, row, per_query, stages, run)
+
+    done: list[PipelineResult] = []
+    frames = [(n, s) for n, s in zip(names, systems) if isinstance(s, pd.DataFrame)]
+    for name, frame in frames:
+        yield evaluate(name, frame, [], None)
+    execute(chains, topics, store, lambda *args: done.append(evaluate(*args)))
+    yield from done
+
+
+def Experiment(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.DataFrame, qrels: pd.DataFrame,
+               metrics: Sequence[str], names: Sequence[str] | None = None,
+               baseline: "int | str | Sequence[int | str] | None" = None, test: "str | Callable" = "t",
+               correction: str | None = None, alpha: float = 0.05, perquery: bool = False,
+               cache: "bool | StageCache" = True, latency_queries: int = 0, cost: "Cost | str | dict | None" = None,
+               seed: int = 42, on_run: Callable[[str, pd.DataFrame], None] | None = None) -> ExperimentResult:
+    """Run and evaluate ``pipelines`` like ``pt.Experiment``, timing and costing each stage of each chain.
+
+    ``baseline`` (a name or index, or a list of them) adds per metric the queries won/lost and the paired
+    ``test`` p-value (``t``, ``wilcoxon`` or ``permutation``), corrected across pipelines by ``correction``
+    (a statsmodels method, e.g. ``holm``). ``on_run(name, results)`` is called as each pipeline finishes.
+    ``perquery`` is accepted for ``pt.Experiment`` compatibility: per-query values are always in ``.perquery``.
+    """
+    names, systems = _names(pipelines, names)
+    baselines = [] if baseline is None else [baseline] if isinstance(baseline, (int, str)) else list(baseline)
+    baselines = [names[b] if isinstance(b, int) else b for b in baselines]
+    for b in baselines:
+        if b not in names:
+            raise ValueError(f"unknown baseline {b!r}; pipelines are {names}")
+    if correction is not None and not baselines:
+        raise ValueError("a multiple-testing correction needs a baseline")
+    store = StageCache() if cache is True else cache or None
+    results = {}
+    for res in run_pipelines(systems, topics, qrels, metrics, names, store or False, latency_queries, cost, seed):
+        results[res.name] = res
         if on_run is not None:
-            on_run(name, run)
-        per_query[name] = perquery_values(run, qrels, measures)
-        if not per_query[name]:
-            raise ValueError(f"pipeline {name!r} returned no results for any of the {len(topics)} topics")
-        values = pd.DataFrame.from_dict(per_query[name], orient="index")
-        row = {"name": name, **{m: float(values[m].mean()) for m in measures}}
-        total = sum(t.seconds for t in timings)
-        row["mrt_ms"] = 1000 * total / len(topics) if timings else float("nan")
-        rows.append(row)
-        stage_rows += [{"name": name, "position": t.position, "stage": t.stage, "seconds": t.seconds,
-                        "rows_out": t.rows_out} for t in timings]
+            on_run(res.name, res.run)
+    return assemble([results[n] for n in names], list(parse_measures(metrics)), baselines, test, correction,
+                    alpha, seed, store.stats() if store else {})
 
-    results = pd.DataFrame(rows)
-    if baseline is not None:
-        results = _significance(results, per_query, names, int(baseline), list(measures), test_fn, correction, alpha)
-    long = pd.DataFrame([(n, q, m, v) for n, qs in per_query.items() for q, ms in qs.items() for m, v in ms.items()],
+
+def assemble(results: Sequence[PipelineResult], metrics: list[str], baselines: Sequence[str] = (),
+             test: "str | Callable" = "t", correction: str | None = None, alpha: float = 0.05, seed: int = 42,
+             cache_stats: dict | None = None) -> ExperimentResult:
+    """Combine per-pipeline results into one :class:`ExperimentResult`, adding significance vs ``baselines``."""
+    table = pd.DataFrame([r.row for r in results])
+    long = pd.DataFrame([(r.name, q, m, v) for r in results for q, ms in r.perquery.items() for m, v in ms.items()],
                         columns=["name", "qid", "measure", "value"])
-    stages = pd.DataFrame(stage_rows, columns=["name", "position", "stage", "seconds", "rows_out"])
-    return ExperimentResult(results, long, stages, runs, list(measures),
-                            names[int(baseline)] if baseline is not None else None)
-
-
-def _significance(results: pd.DataFrame, per_query, names: list[str], baseline: int, metrics: list[str],
-                  test_fn: Callable, correction: str | None, alpha: float) -> pd.DataFrame:
-    """Add ``{metric} +``, ``{metric} -``, ``{metric} p_value`` (and corrected columns) vs ``names[baseline]``."""
-    base = per_query[names[baseline]]
-    qids = list(base)
-    for m in metrics:
-        b = np.array([base[q][m] for q in qids])
-        wins, losses, pvalues = [], [], []
-        for i, name in enumerate(names):
-            if i == baseline:
-                wins.append(None), losses.append(None), pvalues.append(np.nan)
-                continue
-            s = np.array([per_query[name].get(q, {}).get(m, 0.0) for q in qids])
-            wins.append(int((s > b).sum())), losses.append(int((s < b).sum()))
-            pvalues.append(paired_pvalue(s, b, test_fn))
-        results[f"{m} +"], results[f"{m} -"], results[f"{m} p_value"] = wins, losses, pvalues
-        if correction is not None:
-            others = [i for i in range(len(names)) if i != baseline]
-            reject, corrected = correct([pvalues[i] for i in others], correction, alpha)
-            p_corrected, significant = [np.nan] * len(names), [False] * len(names)
-            for i, r, c in zip(others, reject, corrected):
-                p_corrected[i], significant[i] = float(c), bool(r)
-            results[f"{m} p_corrected"], results[f"{m} significant"] = p_corrected, significant
-    return results
+    if baselines:
+        table = add_significance(table, long, baselines, metrics, test, correction, alpha, seed)
+    stages = pd.DataFrame([s for r in results for s in r.stages])
+    return ExperimentResult(table, long, stages, {r.name: r.run for r in results if r.run is not None}, metrics,
+                            list(baselines), cache_stats or {})

@@ -28,7 +28,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 def markdown_table(result: ExperimentResult) -> str:
     """The results as a Markdown table: metrics to 4 decimals, mean response time in ms."""
     columns = ["name"] + result.metrics + ["mrt_ms"]
-    extra = [c for c in result.results.columns if c.endswith((" p_value", " p_corrected"))]
+    extra = [c for c in result.results.columns if " p_corrected vs " in c]
     table = result.results[columns + extra].copy()
     for c in result.metrics + extra:
         table[c] = table[c].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")

@@ -50,6 +50,13 @@ class BM25(pt.Transformer):
                 (", stopwords=False" if not analyzer.stopwords else "")
         return f"BM25({where}, k1={self.k1}, b={self.b}, num_results={self.num_results}{extra})"
 
+    def fingerprint(self) -> dict:
+        """What this stage computes: its parameters and the identity of the indexed corpus and analyzer."""
+        corpus = self.dataset.fingerprint() if self.dataset is not None else (self.index.manifest or {}).get(
+            "corpus_fingerprint", str(self.index.path))
+        return {"k1": self.k1, "b": self.b, "num_results": self.num_results, "corpus": corpus,
+                "analyzer": self.index.analyzer.as_dict()}
+
     def prepare(self) -> "BM25":
         """Build the index if needed and open it for retrieval (not part of query time)."""
         if self._retriever is None:
@@ -65,7 +72,7 @@ class BM25(pt.Transformer):
     def fuse_rank_cutoff(self, k: int) -> Optional["BM25"]:
         """``self % k``: ask PISA for ``k`` results instead of cutting afterwards."""
         if k >= self.num_results:
-            return None
+            return self
         clone = BM25.__new__(BM25)
         clone.__dict__.update(self.__dict__, num_results=int(k), _retriever=None)
         return clone

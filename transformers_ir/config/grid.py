@@ -1,0 +1,80 @@
+"""Grid expansion: parameter axes over named stages, full product, one named pipeline per grid point."""
+from __future__ import annotations
+
+import inspect
+import itertools
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .expression import names_in, parse_expression
+from .schema import RunConfig
+from .yamlmap import ConfigError, LocatedYaml
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One pipeline of the expanded grid: ``BM25[k1=0.6,b=0.4]`` from pipeline ``BM25``."""
+
+    name: str
+    pipeline: str
+    expression: str
+    params: tuple[tuple[str, Any], ...]  # (("bm25.k1", 0.6), ...)
+
+
+def check_axes(config: RunConfig, doc: LocatedYaml, registry: Mapping[str, type]) -> None:
+    """Each axis names an existing stage and a parameter its class takes, with a non-empty list of values."""
+    for axis, values in config.grid.items():
+        stage, _, param = axis.partition(".")
+        if stage not in config.stages or not param:
+            raise doc.error(("grid", axis), f"axis {axis!r} must be STAGE.PARAM with a stage from 'stages' "
+                                            f"({', '.join(config.stages)})")
+        cls = registry.get(config.stages[stage]["class"])
+        if cls is not None and param not in inspect.signature(cls).parameters:
+            raise doc.error(("grid", axis), f"{cls.__name__} (stage {stage!r}) has no parameter {param!r}")
+        if not values:
+            raise doc.error(("grid", axis), "an axis needs at least one value")
+
+
+def _format(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def expand(config: RunConfig, doc: LocatedYaml) -> list[GridPoint]:
+    """Every pipeline crossed with the axes of the stages it uses (pipelines using none stay single)."""
+    points = []
+    defined: dict[str, set[str]] = {}
+    for name, expression in config.pipelines.items():
+        try:
+            used = {n.name for n in names_in(parse_expression(str(expression)))}
+        except Exception as e:
+            raise ConfigError(doc.path, doc.line(("pipelines", name)), f"pipelines.{name}", str(e)) from None
+        used = set().union(*(defined.get(u, {u}) for u in used))
+        defined[name] = used
+        axes = [(axis, values) for axis, values in config.grid.items() if axis.partition(".")[0] in used]
+        if not axes:
+            points.append(GridPoint(name, name, str(expression), ()))
+            continue
+        for combo in itertools.product(*(values for _, values in axes)):
+            params = tuple((axis, value) for (axis, _), value in zip(axes, combo))
+            label = ",".join(f"{axis.partition('.')[2]}={_format(v)}" for axis, v in params)
+            points.append(GridPoint(f"{name}[{label}]", name, str(expression), params))
+    return points
+
+
+def resolve_baselines(config: RunConfig, doc: LocatedYaml, points: list[GridPoint]) -> list[str]:
+    """Baseline names as grid-point names; a swept pipeline must be named with its point."""
+    names = [p.name for p in points]
+    out = []
+    for i, base in enumerate(config.baselines):
+        key = ("baseline", i) if isinstance(config.baseline, list) else ("baseline",)
+        if base in names:
+            out.append(base)
+            continue
+        expanded = [p.name for p in points if p.pipeline == base]
+        if expanded:
+            raise doc.error(key, f"baseline {base!r} is swept by the grid into {len(expanded)} points; "
+                                 f"name one, e.g. {expanded[0]!r}")
+        raise doc.error(key, f"baseline {base!r} is not a pipeline name ({', '.join(names)})")
+    return out
+
+

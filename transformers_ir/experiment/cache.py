@@ -1,0 +1,70 @@
+"""The persistent stage cache: each stage output stored as parquet under (stage, input) fingerprints.
+
+Files are written atomically; a sidecar JSON holds the parquet's sha256 (checked on every read), the
+time the stage took when it was computed, and what it was. A corrupted entry is dropped and recomputed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..core import atomic_open, atomic_write_text, cache_dir, file_sha256
+
+
+@dataclass
+class CacheEntry:
+    frame: pd.DataFrame
+    seconds: float
+
+
+@dataclass
+class StageCache:
+    """Stage outputs under ``root`` (default ``$TIR_CACHE_DIR/stages``); counts hits, misses and corruptions."""
+
+    root: Path = field(default_factory=lambda: cache_dir() / "stages")
+    hits: int = 0
+    misses: int = 0
+    corrupt: int = 0
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        folder = Path(self.root) / key[:2]
+        return folder / f"{key}.parquet", folder / f"{key}.json"
+
+    def get(self, key: str) -> CacheEntry | None:
+        data, meta = self._paths(key)
+        if not (data.exists() and meta.exists()):
+            self.misses += 1
+            return None
+        try:
+            info = json.loads(meta.read_text())
+            if file_sha256(data) != info["sha256"]:
+                raise ValueError("checksum mismatch")
+            frame = pd.read_parquet(data)
+        except Exception as e:  # corrupted or unreadable: recompute
+            warnings.warn(f"stage cache entry {data} is corrupted ({e}); recomputing it")
+            for p in (data, meta):
+                p.unlink(missing_ok=True)
+            self.corrupt += 1
+            self.misses += 1
+            return None
+        self.hits += 1
+        return CacheEntry(frame, float(info["seconds"]))
+
+    def put(self, key: str, frame: pd.DataFrame, seconds: float, stage: str) -> None:
+        data, meta = self._paths(key)
+        try:
+            with atomic_open(data, "wb") as f:
+                frame.reset_index(drop=True).to_parquet(f, index=False)
+        except Exception as e:  # a frame parquet cannot hold (e.g. object columns of mixed types): just don't cache
+            warnings.warn(f"stage output of {stage} not cached: {e}")
+            return
+        atomic_write_text(meta, json.dumps({"sha256": file_sha256(data), "seconds": seconds, "stage": stage,
+                                            "rows": len(frame), "pid": os.getpid()}))
+
+    def stats(self) -> dict[str, int]:
+        return {"hits": self.hits, "misses": self.misses, "corrupt": self.corrupt}
