@@ -8,7 +8,8 @@ What it measures, in one run:
    (a) ``transformers_ir.BM25`` over a ``PisaTextIndex``, (b) raw ``pyterrier_pisa`` retrieval over the same
    index folder, (c) ``bm25s`` with its own tokenizer (English stopwords, PyStemmer "english" stemmer) and
    (d) Pyserini when importable. BM25 uses k1=0.9, b=0.4 everywhere; every system runs on one thread;
-   all queries go in one batch call; queries/s is the best of 3 interleaved repetitions after one warm-up call.
+   all queries go in one batch call; queries/s is the best of 3 interleaved repetitions after one warm-up call
+   (a repetition repeats the batch call until it has lasted at least 0.5 s, so short calls are not all noise).
    Target: transformers_ir.BM25 queries/s >= 0.9 x raw PISA queries/s.
 2. ``tir.Experiment`` vs ``pt.Experiment`` wall time for the same three BM25 pipelines on SciFact test topics,
    with AP, nDCG@10 and R@100: median of 3 alternating repetitions, after one warm-up of each.
@@ -22,6 +23,7 @@ Reproduce from the repository root (writes experiments/bench_bm25.md and prints 
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import platform
 import statistics
@@ -29,9 +31,11 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import bm25s
 import numpy as np
@@ -47,6 +51,7 @@ from transformers_ir.sparse.pisa_index import redirect_native_output
 K1, B = 0.9, 0.4
 DEPTHS = (10, 1000)
 REPS = 3
+MIN_REPETITION_SECONDS = 0.5
 SEED = 20240611
 N_DOCS, VOCAB_SIZE, N_QUERIES, ZIPF_S = 200_000, 50_000, 1_000, 1.0
 ANSERINI_SCIFACT_NDCG10 = 0.6789
@@ -77,10 +82,16 @@ class SystemResult:
     top10: pd.DataFrame
 
 
-def timed(fn: Callable[[], T]) -> tuple[T, float]:
+def timed(fn: Callable[..., T], *args) -> tuple[T, float]:
+    """``fn(*args)`` and its wall time in seconds."""
     start = time.perf_counter()
-    value = fn()
+    value = fn(*args)
     return value, time.perf_counter() - start
+
+
+def call_repeatedly(fn: Callable[[], object], times: int) -> None:
+    for _ in range(times):
+        fn()
 
 
 def flat_text(doc: dict) -> str:
@@ -108,7 +119,7 @@ def zipf_words(rng: np.random.Generator, vocabulary: np.ndarray, lengths: np.nda
     weights = 1.0 / np.arange(1, len(vocabulary) + 1) ** ZIPF_S
     words = vocabulary[rng.choice(len(vocabulary), size=int(lengths.sum()), p=weights / weights.sum())]
     ends = np.cumsum(lengths)
-    return [" ".join(words[end - length:end]) for end, length in zip(ends, lengths)]
+    return [" ".join(words[end - length:end]) for end, length in zip(ends, lengths, strict=True)]
 
 
 def synthetic_collection() -> Collection:
@@ -153,20 +164,26 @@ def build_raw_pisa(docs: list[dict], path: Path) -> None:
         index.indexer("text").index({"docno": d["docno"], "text": flat_text(d)} for d in docs)
 
 
-def best_qps(searches: dict[str, Callable[[], object]], n_queries: int) -> dict[str, float]:
-    """Best-of-``REPS`` queries/s per search, the searches interleaved within each repetition."""
+def best_qps(searches: dict[str, Callable[[], object]], warmup_seconds: dict[str, float],
+             n_queries: int) -> dict[str, float]:
+    """Best-of-``REPS`` queries/s per search, the searches interleaved within each repetition.
+
+    A repetition makes as many calls as the warm-up call's time says fill ``MIN_REPETITION_SECONDS``.
+    """
+    calls = {name: max(1, math.ceil(MIN_REPETITION_SECONDS / warmup_seconds[name])) for name in searches}
     best = dict.fromkeys(searches, float("inf"))
     for _ in range(REPS):
         for name, search in searches.items():
-            best[name] = min(best[name], timed(search)[1])
+            _, seconds = timed(call_repeatedly, search, calls[name])
+            best[name] = min(best[name], seconds / calls[name])
     return {name: n_queries / seconds for name, seconds in best.items()}
 
 
 def bench_collection(collection: Collection, workdir: Path) -> tuple[list[SystemResult], tir.PisaTextIndex]:
     """Build each system's index, then time every system at every depth on the collection's topics."""
-    index, our_build = timed(lambda: tir.PisaTextIndex(workdir / "tir").build(collection.docs))
-    _, raw_build = timed(lambda: build_raw_pisa(collection.docs, workdir / "raw"))
-    bm25s_retriever, bm25s_build = timed(lambda: Bm25sRetriever(collection.docs))
+    index, our_build = timed(tir.PisaTextIndex(workdir / "tir").build, collection.docs)
+    _, raw_build = timed(build_raw_pisa, collection.docs, workdir / "raw")
+    bm25s_retriever, bm25s_build = timed(Bm25sRetriever, collection.docs)
     topics, queries = collection.topics, collection.topics["query"].tolist()
 
     qps: dict[str, dict[int, float]] = {OUR_STAGE: {}, RAW_PISA: {}, BM25S: {}}
@@ -174,12 +191,14 @@ def bench_collection(collection: Collection, workdir: Path) -> tuple[list[System
     for k in DEPTHS:
         ours = tir.BM25(index=index, k1=K1, b=B, num_results=k).prepare()
         raw = index.pisa().bm25(k1=K1, b=B, num_results=k)
-        searches = {OUR_STAGE: lambda: ours.transform(topics), RAW_PISA: lambda: raw.transform(topics),
-                    BM25S: lambda: bm25s_retriever.retrieve(queries, k)}
-        warm = {name: search() for name, search in searches.items()}
+        searches = {OUR_STAGE: partial(ours.transform, topics), RAW_PISA: partial(raw.transform, topics),
+                    BM25S: partial(bm25s_retriever.retrieve, queries, k)}
+        warm = {name: timed(search) for name, search in searches.items()}
         if k == 10:
-            top10 = {**warm, BM25S: bm25s_retriever.run(topics, warm[BM25S])}
-        for name, value in best_qps(searches, len(topics)).items():
+            top10 = {name: run for name, (run, _) in warm.items()}
+            top10[BM25S] = bm25s_retriever.run(topics, top10[BM25S])
+        warmup_seconds = {name: seconds for name, (_, seconds) in warm.items()}
+        for name, value in best_qps(searches, warmup_seconds, len(topics)).items():
             qps[name][k] = value
     builds = {OUR_STAGE: our_build, RAW_PISA: raw_build, BM25S: bm25s_build}
     return [SystemResult(name, builds[name], qps[name], top10[name]) for name in qps], index
@@ -205,8 +224,9 @@ def experiment_pipelines(index: tir.PisaTextIndex) -> dict[str, dict[str, pt.Tra
 
 
 def run_tir(pipelines: dict[str, pt.Transformer], collection: Collection, metrics: list) -> pd.DataFrame:
+    """tir.Experiment without its persistent stage cache, so that it retrieves every time, as pt.Experiment does."""
     return tir.Experiment(list(pipelines.values()), collection.topics, collection.qrels, metrics,
-                          names=list(pipelines)).results
+                          names=list(pipelines), cache=False).results
 
 
 def run_pt(pipelines: dict[str, pt.Transformer], collection: Collection, metrics: list) -> pd.DataFrame:
@@ -222,14 +242,14 @@ def bench_experiments(collection: Collection, index: tir.PisaTextIndex) -> list[
     """Median wall time of tir.Experiment and pt.Experiment per pipeline set, with both nDCG@10s."""
     metrics = [AP, nDCG @ 10, R @ 100]
     harnesses = {"tir": run_tir, "pt": run_pt}
-    lines = ["| pipelines | tir.Experiment s (median) | pt.Experiment s (median) | tir/pt | nDCG@10 tir | nDCG@10 pt | agree |",
-             "|---|---|---|---|---|---|---|"]
+    header = "| pipelines | tir.Experiment s | pt.Experiment s | tir/pt | nDCG@10 tir | nDCG@10 pt | agree |"
+    lines = [header, "|---|---|---|---|---|---|---|"]
     for label, pipelines in experiment_pipelines(index).items():
         results = {h: run(pipelines, collection, metrics) for h, run in harnesses.items()}  # warm-up
         seconds: dict[str, list[float]] = {h: [] for h in harnesses}
         for _ in range(REPS):
             for h, run in harnesses.items():
-                results[h], elapsed = timed(lambda: run(pipelines, collection, metrics))
+                results[h], elapsed = timed(run, pipelines, collection, metrics)
                 seconds[h].append(elapsed)
         tir_s, pt_s = statistics.median(seconds["tir"]), statistics.median(seconds["pt"])
         ndcg = {h: results[h].set_index("name")["nDCG@10"] for h in harnesses}
@@ -247,9 +267,10 @@ def machine_lines() -> list[str]:
                  platform.processor() or "unknown")
     return [f"- CPU: {model}; cores: {os.cpu_count()}",
             f"- Python {platform.python_version()} ({sys.executable})",
-            f"- pyterrier {pt.__version__}, pyterrier_pisa {pyterrier_pisa.__version__}, bm25s {bm25s.__version__}, "
-            f"numpy {np.__version__}, pandas {pd.__version__}",
-            f"- Run at {time.strftime('%Y-%m-%d %H:%M:%S %z')}"]
+            (f"- pyterrier {pt.__version__}, pyterrier_pisa {pyterrier_pisa.__version__}, "
+             f"bm25s {bm25s.__version__}, numpy {np.__version__}, pandas {pd.__version__}"),
+            (f"- Run at {time.strftime('%Y-%m-%d %H:%M:%S %z')}; load average at start "
+             f"{' / '.join(f'{v:.2f}' for v in os.getloadavg())} (1 / 5 / 15 min)")]
 
 
 def speed_lines(collection: Collection, results: list[SystemResult]) -> list[str]:
@@ -270,32 +291,49 @@ def effectiveness_lines(collection: Collection, results: list[SystemResult]) -> 
     return lines
 
 
+def header_lines() -> list[str]:
+    return ["# BM25 benchmark: transformers_ir vs raw PISA vs bm25s; tir.Experiment vs pt.Experiment", "",
+            f"Reproduce: `{COMMAND}`", "", "## Machine", *machine_lines(), "",
+            "## Retrieval speed", "",
+            (f"k1={K1}, b={B}; one thread everywhere; all queries in one call; qps = best of {REPS} interleaved "
+             f"repetitions (each repeats the batch call for >= {MIN_REPETITION_SECONDS} s) after a warm-up call. "
+             "Build times: transformers_ir = `PisaTextIndex.build(docs)` (spools and hashes the documents, then "
+             "PISA); raw = `pyterrier_pisa` indexer on the same documents (queries for raw PISA run on the "
+             "transformers_ir index folder); bm25s = tokenize + index. transformers_ir and raw PISA return a "
+             "PyTerrier DataFrame; bm25s timings are its own `retrieve` (query tokenization included) returning "
+             "arrays."), ""]
+
+
+def experiment_section(experiment_lines: list[str]) -> list[str]:
+    return ["## tir.Experiment vs pt.Experiment (SciFact test, AP / nDCG@10 / R@100)", "",
+            (f"Median wall time of {REPS} alternating runs after a warm-up of each; target tir/pt <= 1.05. "
+             "pt.Experiment does not compile pipelines, so `BM25 % k` retrieves 1000 and cuts there, while "
+             "tir.Experiment fuses the cutoff into PISA; the k1/b set does the same work in both. "
+             "tir.Experiment runs with `cache=False` (its stage cache would otherwise replay stored runs)."), "",
+            *experiment_lines, ""]
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     warnings.filterwarnings("ignore", message="There are shared pipeline components")  # pt.Experiment's plan hint
-    lines = ["# BM25 benchmark: transformers_ir vs raw PISA vs bm25s; tir.Experiment vs pt.Experiment", "",
-             f"Reproduce: `{COMMAND}`", "", "## Machine", *machine_lines(), "",
-             "## Retrieval speed", "",
-             f"k1={K1}, b={B}; one thread everywhere; all queries in one call; qps = best of {REPS} interleaved "
-             "repetitions after a warm-up call. Build times: transformers_ir = `PisaTextIndex.build(docs)` "
-             "(spools and hashes the documents, then PISA); raw = `pyterrier_pisa` indexer on the same documents "
-             "(queries for raw PISA run on the transformers_ir index folder); bm25s = tokenize + index. "
-             "transformers_ir and raw PISA return a PyTerrier DataFrame; bm25s timings are its own `retrieve` "
-             "(query tokenization included) returning arrays.", ""]
-    scifact, synthetic = load_scifact(), synthetic_collection()
+    lines = header_lines()
+    progress("SciFact: building indexes and timing retrieval")
+    scifact = load_scifact()
     with tempfile.TemporaryDirectory(prefix="bench-bm25-") as tmp:
         scifact_results, scifact_index = bench_collection(scifact, Path(tmp) / "scifact")
         lines += speed_lines(scifact, scifact_results)
-        synthetic_results, _ = bench_collection(synthetic, Path(tmp) / "synthetic")
-        lines += speed_lines(synthetic, synthetic_results)
-        lines += [pyserini_line(), "", "## tir.Experiment vs pt.Experiment (SciFact test, AP / nDCG@10 / R@100)", "",
-                  f"Median wall time of {REPS} alternating runs after a warm-up of each; target tir/pt <= 1.05. "
-                  "pt.Experiment does not compile pipelines, so `BM25 % k` retrieves 1000 and cuts there, while "
-                  "tir.Experiment fuses the cutoff into PISA; the k1/b set does the same work in both.", ""]
-        lines += bench_experiments(scifact, scifact_index)
-    lines += ["", "## Effectiveness (SciFact test)", "", *effectiveness_lines(scifact, scifact_results), ""]
-    report = "\n".join(lines)
-    REPORT.write_text(report)
-    print(report)
+        progress("SciFact: tir.Experiment vs pt.Experiment")
+        experiment_lines = bench_experiments(scifact, scifact_index)
+        progress("Synthetic corpus: generating, building indexes and timing retrieval")
+        synthetic = synthetic_collection()  # made only now, so its 200k documents are not in memory before
+        lines += speed_lines(synthetic, bench_collection(synthetic, Path(tmp) / "synthetic")[0])
+    lines += [pyserini_line(), "", *experiment_section(experiment_lines),
+              "## Effectiveness (SciFact test)", "", *effectiveness_lines(scifact, scifact_results), ""]
+    REPORT.write_text("\n".join(lines))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

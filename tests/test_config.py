@@ -117,7 +117,7 @@ def test_tir_run_writes_the_contracted_files(tmp_path, capsys):
     assert results["name"].tolist() == ["BM25", "BM25-10"]
     assert results["AP"][0] == pytest.approx(0.2965, abs=0.015)
     perquery = pd.read_csv(out / "perquery.csv", dtype={"qid": str})
-    assert set(perquery.columns) == {"name", "qid", "measure", "value"}
+    assert set(perquery.columns) == {"dataset", "name", "qid", "measure", "value"}
     assert len(perquery) == 2 * 3 * 93
     run = (out / "runs" / "BM25-10.trec").read_text().splitlines()
     assert len(run) == 93 * 10 and run[0].split()[1] == "Q0"
