@@ -174,3 +174,18 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
     assert resumed == len(done_before)
     cols = ["name", "AP", "nDCG@10", "AP p_value vs BM25"]
     pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv")[cols], pd.read_csv(tmp_path / "ref" / "results.csv")[cols])
+
+
+@pytest.mark.slow
+def test_ray_executor_gives_the_same_results_as_local(tmp_path):
+    pytest.importorskip("ray")
+    import ray
+    config = GRID.replace("latency: {queries: 5}", "latency: {queries: 0}")
+    local = run_config(write(tmp_path, config), tmp_path / "local", use_cache=False, echo=quiet)
+    try:
+        remote = run_config(write(tmp_path, config + "executor: ray\n"), tmp_path / "ray", use_cache=False, echo=quiet)
+    finally:
+        ray.shutdown()
+    cols = ["name", "AP", "nDCG@10", "AP p_value vs BM25"]
+    pd.testing.assert_frame_equal(local.results[cols], remote.results[cols])
+    assert json.loads((tmp_path / "ray" / "manifest.json").read_text())["config"]["executor"] == "ray"

@@ -21,8 +21,10 @@ from .config import StageFactory, check_axes, expand, load_config, resolve_basel
 from .core import atomic_write_text, file_sha256, value_sha256
 from .core.fingerprint import frame_fingerprint, stage_fingerprint
 from .data import load_dataset, write_run
-from .experiment import PipelineResult, StageCache, assemble, markdown_table, resolve_cost, run_pipelines, stage_chain
+from .experiment import PipelineResult, StageCache, assemble, resolve_cost, run_pipelines, stage_chain
 from .experiment.outputs import safe_filename, write_csv
+from .experiment.plots import write_pareto
+from .experiment.report import render_table, write_tables
 
 PACKAGES = ("transformers-ir", "pyterrier", "pyterrier-pisa", "ir-measures", "ir-datasets", "pandas", "numpy",
             "torch", "sentence-transformers", "transformers", "faiss-cpu")
@@ -94,6 +96,53 @@ def _cpu() -> str:
     return platform.processor()
 
 
+def _datasets(config, doc) -> list[tuple[Any, pd.DataFrame, pd.DataFrame]]:
+    out = []
+    for i, name in enumerate(config.dataset_names):
+        key = ("dataset",) if config.dataset else ("datasets", i)
+        try:
+            ds = load_dataset(name)
+        except Exception as e:
+            raise doc.error(key, str(e)) from e
+        try:
+            out.append((ds, ds.topics(config.split), ds.qrels(config.split)))
+        except (ValueError, FileNotFoundError) as e:
+            raise doc.error(("split",) if config.split else key, str(e)) from e
+    return out
+
+
+def _run_point(path: str, overrides: dict | None, dataset_index: int, point_name: str, use_cache: bool,
+               env: dict[str, str]) -> PipelineResult:
+    """One grid point on one dataset, in a fresh process (a Ray task): rebuilt from the config file."""
+    os.environ.update(env)
+    config, doc = load_config(path, overrides)
+    point = next(p for p in expand(config, doc) if p.name == point_name)
+    ds, topics, qrels = _datasets(config, doc)[dataset_index]
+    pipeline = StageFactory(config, doc, stage_registry(), ds).pipeline(point)
+    return next(run_pipelines({point_name: pipeline}, topics, qrels, config.metrics,
+                              cache=StageCache() if use_cache else False, latency_queries=config.latency.queries,
+                              cost=_cost(config), seed=config.seed, errors="record"))
+
+
+def _ray_results(path: str, overrides: dict | None, dataset_index: int, names: list[str], use_cache: bool,
+                 address: str | None):
+    """Run grid points as Ray tasks (on ``ray.init()`` or an existing cluster), yielding results as they finish."""
+    import ray
+    env = {k: v for k, v in os.environ.items() if k.startswith(("TIR_", "HF_", "TRANSFORMERS_"))}
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": env})
+    task = ray.remote(_run_point)
+    pending = [task.remote(str(Path(path).resolve()), overrides, dataset_index, n, use_cache, env) for n in names]
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        yield ray.get(ready[0])
+
+
+def _cost(config):
+    return resolve_cost(config.cost.model_dump() if hasattr(config.cost, "model_dump") else config.cost)
+
+
 def run_config(path: str | Path, output: str | Path | None = None, *, overrides: dict[str, Any] | None = None,
                only: list[str] | None = None, use_cache: bool = True, echo: Callable[[str], None] = print) -> RunSummary:
     """Run the grid of the config at ``path`` into ``output`` (or the config's); resume finished points."""
@@ -107,29 +156,21 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
         if not points:
             raise doc.error(("pipelines",), f"--only {only}: no such pipeline or grid point")
     baselines = [b for b in resolve_baselines(config, doc, expand(config, doc)) if b in {p.name for p in points}]
-    datasets = []
-    for i, name in enumerate(config.dataset_names):
-        key = ("dataset",) if config.dataset else ("datasets", i)
-        try:
-            ds = load_dataset(name)
-            datasets.append((ds, ds.topics(config.split), ds.qrels(config.split)))
-        except Exception as e:
-            raise doc.error(key if not isinstance(e, (ValueError, FileNotFoundError)) or "split" not in str(e)
-                            else ("split",), str(e)) from e
+    datasets = _datasets(config, doc)
     factories = [StageFactory(config, doc, registry, ds) for ds, _, _ in datasets]
     for factory in factories:
         factory.check()
     pipelines = [{p.name: f.pipeline(p) for p in points} for f in factories]
     from .experiment import parse_measures
     metrics = list(parse_measures(config.metrics))
-    cost = resolve_cost(config.cost.model_dump() if hasattr(config.cost, "model_dump") else config.cost)
+    cost = _cost(config)
     out_dir = Path(output or config.output or Path("results") / config.name)
     cache = StageCache() if use_cache else None
     echo(f"{config.name}: {len(points)} pipeline(s) x {len(datasets)} dataset(s) -> {out_dir}")
 
-    tables, failed, resumed, manifest_datasets = [], {}, 0, []
+    tables, failed, resumed, manifest_datasets, used_baselines = [], {}, 0, [], set()
     several = len(datasets) > 1
-    for (ds, topics, qrels), grid in zip(datasets, pipelines):
+    for index, ((ds, topics, qrels), grid) in enumerate(zip(datasets, pipelines)):
         topics_fp, qrels_fp = frame_fingerprint(topics), frame_fingerprint(qrels)
         point_dir = out_dir / "points" / safe_filename(ds.name)
         runs_dir = out_dir / "runs" / (safe_filename(ds.name) if several else "")
@@ -138,9 +179,13 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
         resumed += len(finished)
         todo = {n: p for n, p in grid.items() if n not in finished}
         echo(f"  {ds.name}: {len(topics)} topics; {len(finished)} point(s) already done, {len(todo)} to run")
-        for result in run_pipelines(todo, topics, qrels, config.metrics, cache=cache or False,
+        if config.executor == "ray":
+            results = _ray_results(str(path), overrides, index, list(todo), use_cache, config.ray_address)
+        else:
+            results = run_pipelines(todo, topics, qrels, config.metrics, cache=cache or False,
                                     latency_queries=config.latency.queries, cost=cost, seed=config.seed,
-                                    errors="record"):
+                                    errors="record")
+        for result in results:
             if result.run is not None and result.error is None:
                 write_run(result.run, runs_dir / f"{safe_filename(result.name)}.trec", name=safe_filename(result.name))
             _save_point(point_dir / f"{safe_filename(result.name)}.json", keys[result.name], result)
@@ -151,6 +196,7 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
             else:
                 echo(f"  done: {result.name}")
         ok_baselines = [b for b in baselines if b in finished and not finished[b].error]
+        used_baselines.update(ok_baselines)
         experiment = assemble([finished[n] for n in grid], metrics, ok_baselines, config.significance.test,
                               config.significance.correction, config.significance.alpha, config.seed)
         tables.append((ds.name, experiment))
@@ -165,11 +211,10 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
     write_csv(pd.concat([e.stages.assign(dataset=n) for n, e in tables], ignore_index=True), out_dir / "stages.csv")
     indexes = _indexes(factories, cost)
     write_csv(indexes, out_dir / "indexes.csv")
-    atomic_write_text(out_dir / "table.md", "\n".join(f"## {n}\n\n{markdown_table(e)}" for n, e in tables))
     manifest = {
         "name": config.name, "config": config.model_dump(mode="json"), "config_path": str(Path(path).resolve()),
         "config_sha256": file_sha256(path), "overrides": overrides or {}, "only": only or [],
-        "metrics": metrics, "baselines": baselines, "significance": config.significance.model_dump(),
+        "metrics": metrics, "baselines": [b for b in baselines if b in used_baselines], "significance": config.significance.model_dump(),
         "cost": {"hardware": cost.hardware, "usd_per_hour": cost.usd_per_hour},
         "latency": config.latency.model_dump(), "pareto_metric": config.pareto_metric or metrics[0],
         "datasets": manifest_datasets, "points": [p.name for p in points], "failed": failed,
@@ -180,12 +225,13 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
-    _write_reports(out_dir, echo)
-    for name, experiment in tables:
-        echo(f"\n## {name}\n" + markdown_table(experiment))
+    write_tables(out_dir)
+    write_pareto(out_dir)
+    echo("\n" + render_table(out_dir, "markdown"))
     if cache:
         echo(f"stage cache: {cache.hits} hit(s), {cache.misses} miss(es), {cache.corrupt} corrupted entry(ies) recomputed")
-    echo(f"wrote {out_dir}/ (results.csv, perquery.csv, stages.csv, indexes.csv, table.md, manifest.json, runs/)")
+    echo(f"wrote {out_dir}/: results.csv, perquery.csv, stages.csv, indexes.csv, table.md, table.tex, "
+         f"pareto.png, pareto.svg, manifest.json, runs/")
     return RunSummary(out_dir, results, failed, cache.stats() if cache else {}, resumed)
 
 
@@ -215,14 +261,3 @@ def _indexes(factories: list[StageFactory], cost) -> pd.DataFrame:
                              "build_seconds": manifest.get("build_seconds"), "size_bytes": manifest.get("size_bytes"),
                              "indexing_usd": cost.usd(manifest.get("build_seconds") or 0.0)})
     return pd.DataFrame(rows, columns=["stage", "path", "doc_count", "build_seconds", "size_bytes", "indexing_usd"])
-
-
-def _write_reports(out_dir: Path, echo: Callable[[str], None]) -> None:
-    """table.tex / table.md and the Pareto plots, when the report modules are available."""
-    try:
-        from .experiment.plots import write_pareto
-        from .experiment.report import write_tables
-    except ImportError:
-        return
-    write_tables(out_dir)
-    write_pareto(out_dir)

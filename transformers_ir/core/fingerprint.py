@@ -15,8 +15,8 @@ import pyterrier as pt
 
 from .hashing import value_sha256
 
-_PT_OPERATORS = ("RankCutoff", "ScalarProduct", "LinearCombine", "FeatureUnion", "SetUnion", "SetIntersection",
-                 "Concatenate", "Compose")
+_PT_OPERATORS = ("RankCutoff", "ScalarProduct", "FeatureUnion", "SetUnion", "SetIntersection",
+                 "Concatenate", "Compose", "Sum")
 
 
 def stage_fingerprint(stage: Any) -> str | None:

@@ -76,6 +76,9 @@ class TextLoader(pt.Transformer):
     def __repr__(self) -> str:
         return f"TextLoader({self.dataset.name!r}, fields={list(self.fields)})"
 
+    def to_config(self) -> dict:
+        return {"dataset": self.dataset.name, "fields": list(self.fields)}
+
     def fingerprint(self) -> dict:
         return {"corpus": self.dataset.fingerprint(), "fields": list(self.fields)}
 

@@ -100,7 +100,12 @@ def load_sentence_transformer(name_or_path: str | Path, device: str | None = Non
     return _load("bi", resolve_model(name_or_path), choose_device(device), max_length)
 
 
-def load_cross_encoder(name_or_path: str | Path, device: str | None = None, max_length: int | None = None):
-    """A single-score sentence-transformers ``CrossEncoder`` (a bi-encoder folder gets a fresh score head)."""
+def load_cross_encoder(name_or_path: str | Path, device: str | None = None, max_length: int | None = None,
+                       shared: bool = True):
+    """A single-score sentence-transformers ``CrossEncoder`` (a bi-encoder folder gets a fresh score head).
+
+    ``shared=False`` loads a private copy (to train without changing what other stages use).
+    """
     from .device import choose_device
-    return _load("cross", resolve_model(name_or_path), choose_device(device), max_length)
+    load = _load if shared else _load.__wrapped__
+    return load("cross", resolve_model(name_or_path), choose_device(device), max_length)

@@ -4,9 +4,8 @@ from .cost import Cost, resolve_cost
 from .execution import StageRecord, stage_chain
 from .experiment import Experiment, ExperimentResult, PipelineResult, assemble, run_pipelines
 from .measures import parse_measure, parse_measures, perquery_values
-from .outputs import markdown_table, run_path, write_outputs
 from .significance import add_significance, correct, paired_pvalue
 
 __all__ = ["Experiment", "ExperimentResult", "PipelineResult", "assemble", "run_pipelines", "StageCache", "Cost",
            "resolve_cost", "StageRecord", "add_significance", "stage_chain", "parse_measure", "parse_measures",
-           "perquery_values", "markdown_table", "run_path", "write_outputs", "correct", "paired_pvalue"]
+           "perquery_values", "correct", "paired_pvalue"]

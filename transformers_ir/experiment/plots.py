@@ -63,7 +63,7 @@ def draw_pareto(ax, group: pd.DataFrame, cost: str, xlabel: str, metric: str) ->
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
 
 
 def write_pareto(out_dir: str | Path, metric: str | None = None) -> list[Path]:
@@ -94,7 +94,8 @@ def write_pareto(out_dir: str | Path, metric: str | None = None) -> list[Path]:
                 ax.set_title(f"{dataset}: {metric} vs {xlabel}" if dataset else f"{metric} vs {xlabel}",
                              fontsize=9, parse_math=False)
         if bad.any():
-            names = ", ".join(f"{n} ({d})" if d else n for d, n in zip(frame.loc[bad, "dataset"], frame.loc[bad, "name"]))
+            names = ", ".join(f"{n} ({d})" if d else n
+                              for d, n in zip(frame.loc[bad, "dataset"], frame.loc[bad, "name"]))
             fig.supxlabel(f"Failed, not shown: {names}", fontsize=8, parse_math=False)
         paths = [out_dir / "pareto.png", out_dir / "pareto.svg"]
         for path in paths:

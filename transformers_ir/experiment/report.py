@@ -88,6 +88,8 @@ def markdown_escape(text: str) -> str:
 
 @dataclass(frozen=True)
 class _Style:
+    """How one output format escapes text, bolds a value, marks significance and shows a missing value."""
+
     escape: Callable[[str], str]
     bold: Callable[[str], str]
     marks: Callable[[list[int]], str]  # the superscript for the baselines (by index) a value differs from
@@ -150,7 +152,8 @@ def caption(manifest: dict, dataset: str, latex: bool) -> str:
     cost = manifest.get("cost") or {}
     if cost:
         usd = "\\$" if latex else "$"
-        parts.append(f"Cost at {usd}{cost.get('usd_per_hour')}/hour on {escape(cost.get('hardware', 'unknown hardware'))}.")
+        hardware = escape(cost.get("hardware", "unknown hardware"))
+        parts.append(f"Cost at {usd}{cost.get('usd_per_hour')}/hour on {hardware}.")
     return " ".join(parts)
 
 
@@ -242,7 +245,9 @@ def compare(dir1: str | Path, dir2: str | Path) -> str:
     table[key] = table[key].map(markdown_escape)
     table = table.rename(columns=markdown_escape)
     lines = [f"A = `{dir1}`, B = `{dir2}`", "",
-             table.to_markdown(index=False, disable_numparse=True) if len(table) else "No pipeline in both."]
+             table.to_markdown(index=False, disable_numparse=True,
+                               colalign=["left"] * 2 + ["right"] * (table.shape[1] - 2))
+             if len(table) else "No pipeline in both."]
     for side, frame, mask in (("A", a, fa), ("B", b, fb)):
         only = frame[~mask].merge(shared[key], on=key, how="left", indicator=True).query("_merge == 'left_only'")
         for label, rows in ((f"Only in {side}", only), (f"Failed in {side}", frame[mask])):

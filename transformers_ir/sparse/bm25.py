@@ -50,6 +50,12 @@ class BM25(pt.Transformer):
                 (", stopwords=False" if not analyzer.stopwords else "")
         return f"BM25({where}, k1={self.k1}, b={self.b}, num_results={self.num_results}{extra})"
 
+    def to_config(self) -> dict:
+        """Constructor arguments as plain values (``tir.to_yaml``)."""
+        where = {"dataset": self.dataset.name} if self.dataset is not None else {"index": str(self.index.path)}
+        return {**where, "k1": self.k1, "b": self.b, "num_results": self.num_results,
+                "stemmer": self.index.analyzer.stemmer, "stopwords": self.index.analyzer.stopwords}
+
     def fingerprint(self) -> dict:
         """What this stage computes: its parameters and the identity of the indexed corpus and analyzer."""
         corpus = self.dataset.fingerprint() if self.dataset is not None else (self.index.manifest or {}).get(
