@@ -1,4 +1,5 @@
 """The notebooks run top to bottom (executed with nbclient) and show real results."""
+import runpy
 from pathlib import Path
 
 import nbformat
@@ -10,21 +11,36 @@ from .conftest import needs_data
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-@needs_data("vaswani")
-def test_quickstart_notebook_runs_and_shows_results():
-    nb = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
+def execute(name: str) -> nbformat.NotebookNode:
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "outputs must be stripped in git"
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-    html = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code"
-                   for o in c.outputs)
-    assert "AP p_value" in html and "time per stage" in html
-    text = "".join(o.get("data", {}).get("text/plain", "") for o in nb.cells[1].outputs)
-    assert "(93, 2083)" in text
+    return nb
 
 
-@pytest.mark.parametrize("name", ["quickstart"])
+def outputs(nb, mime: str) -> str:
+    return "".join(o.get("data", {}).get(mime, "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+@needs_data("vaswani")
+def test_quickstart_notebook_runs_and_shows_results():
+    nb = execute("quickstart")
+    html = outputs(nb, "text/html")
+    assert "AP p_value vs BM25" in html and "time per stage" in html
+    assert "(93, 2083)" in "".join(o.get("data", {}).get("text/plain", "") for o in nb.cells[1].outputs)
+
+
+@needs_data("vaswani")
+def test_grid_notebook_runs_a_grid_and_resumes():
+    nb = execute("grid")
+    assert "sweep[k1=1.8]" in outputs(nb, "text/html")
+    assert "**" in outputs(nb, "text/markdown")  # the best values are in bold
+    assert outputs(nb, "image/png")
+    assert "(4, {'hits': 0, 'misses': 0, 'corrupt': 0})" in outputs(nb, "text/plain")
+
+
+@pytest.mark.parametrize("name", ["quickstart", "grid"])
 def test_notebook_matches_its_generator(name):
-    import runpy
-    built = runpy.run_path(str(NOTEBOOKS / f"make_{name}.py"))["build"]()
+    built = runpy.run_path(str(NOTEBOOKS / "make_notebooks.py"))["build"](name)
     stored = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     assert [c.source for c in stored.cells] == [c.source for c in built.cells]

@@ -35,8 +35,9 @@ def faiss_factory(index_type: str, count: int, dims: int) -> str:
         return "HNSW32"
     if index_type == "ivfpq":
         nlist = max(1, min(4 * int(math.sqrt(count)), count // 39))  # FAISS wants >= 39 training points per list
-        sub = next(m for m in (dims // 8, dims // 4, dims // 2, dims) if dims % m == 0)
-        return f"IVF{nlist},PQ{sub}x8"
+        sub = next(m for m in (dims // 8, dims // 4, dims // 2, dims) if m and dims % m == 0)
+        bits = max(1, min(8, int(math.log2(max(count, 2)))))  # no more PQ centroids than training points
+        return f"IVF{nlist},PQ{sub}x{bits}"
     raise ValueError(f"unknown index_type {index_type!r}; choose from {list(INDEX_TYPES)}")
 
 

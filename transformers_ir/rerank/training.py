@@ -56,7 +56,7 @@ def train_cross_encoder(scorer: PairScorer, topics: pd.DataFrame, qrels: pd.Data
     with tempfile.TemporaryDirectory(prefix="tir-ce-train-") as scratch:
         args = CrossEncoderTrainingArguments(
             output_dir=scratch, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
-            learning_rate=learning_rate, warmup_ratio=0.1, seed=seed, data_seed=seed, logging_steps=10,
+            learning_rate=learning_rate, warmup_steps=0.1, seed=seed, data_seed=seed, logging_steps=10,
             save_strategy="no", report_to="none")
         trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=train, loss=loss)
         trainer.train()

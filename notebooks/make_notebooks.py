@@ -1,0 +1,52 @@
+"""Writes the notebooks in this folder (outputs stripped). Edit the cells here, then run this script."""
+from pathlib import Path
+
+import nbformat
+
+NOTEBOOKS = {
+    "quickstart": [
+        ("markdown", "# transformers-ir quickstart\nBM25 on Vaswani, two pipeline expressions, one experiment."),
+        ("code", "import transformers_ir as tir\n\nvaswani = tir.load_dataset(\"vaswani\")  # found on $TIR_DATA_PATH\n"
+                 "topics, qrels = vaswani.topics(), vaswani.qrels()\nlen(topics), len(qrels)"),
+        ("code", "bm25 = tir.BM25(vaswani, k1=0.9, b=0.4)  # PISA index built on first use, then reused\n"
+                 "pipelines = {\n    \"BM25\": bm25 % 1000,\n"
+                 "    \"BM25 top-10 + text\": bm25 % 10 >> vaswani.text_loader(),\n}"),
+        ("code", "result = tir.Experiment(pipelines, topics, qrels, [\"AP\", \"nDCG@10\"], baseline=\"BM25\")\nresult"),
+        ("code", "result.stages  # wall time of each stage of each pipeline"),
+    ],
+    "grid": [
+        ("markdown", "# A small grid\nBM25 swept over k1 on Vaswani with a baseline, significance and cost; "
+                     "the same config format as `tir run`. Re-running the cell resumes: nothing is recomputed."),
+        ("code", "import tempfile, textwrap\nfrom pathlib import Path\n"
+                 "from IPython.display import Image, Markdown\n"
+                 "from transformers_ir.runner import run_config\n\n"
+                 "work = Path(tempfile.mkdtemp())\n"
+                 "(work / \"grid.yaml\").write_text(textwrap.dedent(\"\"\"\\\n"
+                 "    name: notebook-grid\n    dataset: vaswani\n    metrics: [AP, nDCG@10]\n"
+                 "    stages:\n      bm25: {class: BM25, b: 0.4}\n      base: {class: BM25}\n"
+                 "    grid:\n      bm25.k1: [0.6, 1.2, 1.8]\n"
+                 "    pipelines:\n      BM25: base % 1000\n      sweep: bm25 % 1000\n"
+                 "    baseline: BM25\n    significance: {test: t, correction: holm}\n"
+                 "    cost: {hardware: 2-core CPU VM, usd_per_hour: 0.096}\n    latency: {queries: 10}\n"
+                 "\"\"\"))\n"
+                 "summary = run_config(work / \"grid.yaml\", work / \"out\", echo=lambda *a: None)\n"
+                 "summary.results[[\"name\", \"AP\", \"nDCG@10\", \"latency_p50_ms\", \"usd_per_1k_queries\"]]"),
+        ("code", "Markdown((work / \"out\" / \"table.md\").read_text())"),
+        ("code", "Image(filename=str(work / \"out\" / \"pareto.png\"))"),
+        ("code", "again = run_config(work / \"grid.yaml\", work / \"out\", echo=lambda *a: None)\n"
+                 "again.resumed, again.cache"),
+    ],
+}
+
+
+def build(name: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(src) if kind == "markdown" else nbformat.v4.new_code_cell(src)
+                for kind, src in NOTEBOOKS[name]]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+if __name__ == "__main__":
+    for name in NOTEBOOKS:
+        nbformat.write(build(name), Path(__file__).with_name(f"{name}.ipynb"))
