@@ -189,3 +189,17 @@ def test_ray_executor_gives_the_same_results_as_local(tmp_path):
     cols = ["name", "AP", "nDCG@10", "AP p_value vs BM25"]
     pd.testing.assert_frame_equal(local.results[cols], remote.results[cols])
     assert json.loads((tmp_path / "ray" / "manifest.json").read_text())["config"]["executor"] == "ray"
+
+
+def test_table_and_compare_rerender_an_output_folder(tmp_path, capsys):
+    config = write(tmp_path, GRID)
+    run_config(config, tmp_path / "a", echo=quiet)
+    run_config(config, tmp_path / "b", overrides={"base.k1": 1.1}, echo=quiet)
+    capsys.readouterr()
+    assert main(["table", str(tmp_path / "a"), "--format", "latex"]) == 0
+    latex = capsys.readouterr().out
+    assert r"\toprule" in latex and "grid[k1=0.6,b=0.4]" in latex and "Holm" in latex
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    table = capsys.readouterr().out
+    assert r"| grid\[k1=1.2,b=0.75\]" in table and "Δ AP" in table
+    assert main(["table", str(tmp_path / "missing")]) == 2
