@@ -45,8 +45,10 @@ def perquery_values(run: pd.DataFrame, qrels: pd.DataFrame,
     out: dict[str, dict[str, float]] = {}
     if not len(run):
         return out
-    run = pt.model.coerce_dataframe_types(run)
-    for metric in ir_measures.iter_calc(list(measures.values()), pt.model.to_ir_measures(qrels),
+    # object (not Arrow-string) ids: ir_measures iterates them row by row, ~1.5x faster this way
+    ids = {"qid": object, "docno": object}
+    run = pt.model.coerce_dataframe_types(run[["qid", "docno", "score"]]).astype(ids)
+    for metric in ir_measures.iter_calc(list(measures.values()), pt.model.to_ir_measures(qrels.astype(ids)),
                                         pt.model.to_ir_measures(run)):
         out.setdefault(metric.query_id, {})[by_measure[metric.measure]] = metric.value
     return out
