@@ -91,6 +91,8 @@ def add_ranks(results: pd.DataFrame) -> pd.DataFrame:
 def write_run(results: pd.DataFrame, path: str | Path, name: str = "tir") -> None:
     """Write ``qid, docno, score, rank`` results as a TREC run file, atomically (rank written 1-based)."""
     results = add_ranks(results[["qid", "docno", "score"]].copy()) if "rank" not in results else results
+    lines = pd.DataFrame({"qid": results["qid"], "q0": "Q0", "docno": results["docno"],
+                          "rank": results["rank"].astype("int64") + 1, "score": results["score"].astype(float),
+                          "name": name})
     with atomic_open(path, "w") as f:
-        for qid, docno, rank, score in zip(results["qid"], results["docno"], results["rank"], results["score"]):
-            f.write(f"{qid} Q0 {docno} {int(rank) + 1} {float(score)!r} {name}\n")
+        lines.to_csv(f, sep=" ", header=False, index=False)

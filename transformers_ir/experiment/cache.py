@@ -58,7 +58,7 @@ class StageCache:
     def put(self, key: str, frame: pd.DataFrame, seconds: float, stage: str) -> None:
         data, meta = self._paths(key)
         try:
-            with atomic_open(data, "wb") as f:
+            with atomic_open(data, "wb", fsync=False) as f:  # the checksum catches a torn file
                 frame.reset_index(drop=True).to_parquet(f, index=False)
         except Exception as e:  # a frame parquet cannot hold (e.g. object columns of mixed types): just don't cache
             warnings.warn(f"stage output of {stage} not cached: {e}")

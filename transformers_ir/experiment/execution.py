@@ -6,7 +6,7 @@ import resource
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -77,26 +77,26 @@ def _timed(stage: pt.Transformer, frame: pd.DataFrame) -> tuple[pd.DataFrame, fl
     return out, seconds, (cuda.max_memory_allocated() / 2**20 if cuda else float("nan"))
 
 
-Done = Callable[[str, "pd.DataFrame | None", list[StageRecord], "Exception | None"], None]
+Finished = tuple[str, "pd.DataFrame | None", list[StageRecord], "Exception | None"]
 
 
-def execute(chains: dict[str, list[pt.Transformer]], topics: pd.DataFrame, cache: StageCache | None,
-            on_done: Done) -> None:
+def execute(chains: dict[str, list[pt.Transformer]], topics: pd.DataFrame,
+            cache: StageCache | None) -> Iterator[Finished]:
     """Run every chain on ``topics``, sharing common prefixes (a trie walked depth-first).
 
-    Each stage's output is read from / written to ``cache`` under (stage fingerprint, input fingerprint)
-    when the whole prefix is fingerprinted. ``on_done(name, results, records, error)`` is called as soon as
-    each pipeline finishes or fails; a failure affects only the pipelines below the failing stage.
+    Yields ``(name, results, records, error)`` as soon as each pipeline finishes or fails; a failure affects
+    only the pipelines below the failing stage. Each stage's output is read from / written to ``cache``
+    under (stage fingerprint, input fingerprint) when the whole prefix is fingerprinted.
     """
     def identity(stage: pt.Transformer) -> object:
         return stage_fingerprint(stage) or ("object", id(stage))
 
     def walk(names: list[str], depth: int, frame: pd.DataFrame, input_fp: str | None,
-             records: list[StageRecord]) -> None:
+             records: list[StageRecord]) -> Iterator[Finished]:
         groups: dict[object, list[str]] = {}
         for name in names:
             if depth == len(chains[name]):
-                on_done(name, frame, records, None)
+                yield name, frame, records, None
             else:
                 groups.setdefault(identity(chains[name][depth]), []).append(name)
         for group in groups.values():
@@ -107,11 +107,11 @@ def execute(chains: dict[str, list[pt.Transformer]], topics: pd.DataFrame, cache
                 error = StageError(f"pipeline {group[0]!r}, stage {depth} ({stage}): {type(e).__name__}: {e}")
                 error.__cause__ = e
                 for name in group:
-                    on_done(name, None, records, error)
+                    yield name, None, records, error
                 continue
-            walk(group, depth + 1, out, out_fp, records + [record])
+            yield from walk(group, depth + 1, out, out_fp, records + [record])
 
-    walk(list(chains), 0, topics, frame_fingerprint(topics), [])
+    yield from walk(list(chains), 0, topics, frame_fingerprint(topics), [])
 
 
 def _apply(stage, position: int, frame: pd.DataFrame, input_fp: str | None,
@@ -124,7 +124,7 @@ def _apply(stage, position: int, frame: pd.DataFrame, input_fp: str | None,
         return entry.frame, StageRecord(position, str(stage), entry.seconds, len(entry.frame), True,
                                         _peak_rss_mb(), device), key
     out, seconds, gpu = _timed(stage, frame)
-    if cache is not None and key:
+    if cache is not None and key and getattr(stage, "cache_output", True):
         cache.put(key, out, seconds, str(stage))
     return out, StageRecord(position, str(stage), seconds, len(out), False, _peak_rss_mb(), device, gpu), key
 

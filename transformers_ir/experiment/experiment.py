@@ -18,6 +18,7 @@ from .significance import add_significance
 
 System = "pt.Transformer | pd.DataFrame"
 PERCENTILES = (50, 95, 99)
+RUN_COLUMNS = ("qid", "docno", "score", "rank")  # what is kept of each run (not document text)
 
 
 @dataclass
@@ -122,7 +123,7 @@ def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: 
             message = f"pipeline {name!r} returned no results for any of the {len(topics)} topics"
             if errors == "raise":
                 raise ValueError(message)
-            return PipelineResult(name, {**row, "error": message}, {}, [], run, message)
+            return PipelineResult(name, {**row, "error": message}, {}, [], None, message)
         values = pd.DataFrame.from_dict(per_query, orient="index")
         row.update({m: float(values[m].mean()) for m in measures})
         seconds = sum(r.seconds for r in records)
@@ -138,14 +139,13 @@ def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: 
         })
         stages = [{"name": name, **vars(r), **_percentiles(latency[:, r.position]),
                    "qps": len(topics) / r.seconds if r.seconds else np.nan} for r in records]
-        return PipelineResult(name, row, per_query, stages, run)
+        return PipelineResult(name, row, per_query, stages, run[[c for c in RUN_COLUMNS if c in run.columns]])
 
-    done: list[PipelineResult] = []
-    frames = [(n, s) for n, s in zip(names, systems) if isinstance(s, pd.DataFrame)]
-    for name, frame in frames:
-        yield evaluate(name, frame, [], None)
-    execute(chains, topics, store, lambda *args: done.append(evaluate(*args)))
-    yield from done
+    for name, system in zip(names, systems):
+        if isinstance(system, pd.DataFrame):
+            yield evaluate(name, system, [], None)
+    for finished in execute(chains, topics, store):
+        yield evaluate(*finished)
 
 
 def Experiment(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.DataFrame, qrels: pd.DataFrame,
