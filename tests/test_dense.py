@@ -10,7 +10,7 @@ from sentence_transformers import SentenceTransformer
 
 import transformers_ir as tir
 from transformers_ir.core import MissingColumnError
-from transformers_ir.dense import Dense, DenseIndex, DenseScorer, document_text
+from transformers_ir.dense import Dense, DenseScorer, document_text
 from transformers_ir.encoders import ModelNotAvailableError, TextEncoder, bundled_minilm
 
 from .conftest import needs_data
@@ -63,6 +63,14 @@ def test_rebuilding_with_the_same_inputs_is_a_no_op(adi, dense):
     Dense(adi, model=str(bundled_minilm())).prepare()  # same weights by path instead of by name
     assert (dense.index.path / "manifest.json").read_text() == before
     assert (dense.index.path / "vectors.f16.npy").stat().st_mtime_ns == stamp
+
+
+def test_fingerprint_follows_weights_corpus_and_parameters(adi, dense):
+    assert Dense(adi, model=str(bundled_minilm())).fingerprint() == dense.fingerprint()
+    assert (dense % 10).compile().fingerprint() != dense.fingerprint()
+    assert Dense(adi, index_type="hnsw").fingerprint() != dense.fingerprint()
+    assert Dense(adi, bf16=True).fingerprint() != dense.fingerprint()
+    assert DenseScorer(adi).fingerprint()["corpus"] == adi.fingerprint()
 
 
 def test_results_are_ranked_inner_products(adi, dense, minilm):
@@ -118,10 +126,14 @@ def test_unknown_index_type_and_missing_model_path_are_clear(adi, tmp_path):
 
 
 def test_missing_query_column_fails_before_work(adi, dense):
-    with pytest.raises(MissingColumnError) as e:
-        tir.Experiment([dense % 10], adi.topics().rename(columns={"query": "text"})[["qid"]].assign(query="x")
-                       .drop(columns="query"), adi.qrels(), ["nDCG@10"])
-    assert "query" in str(e.value)
+    recorder = RecordingIndex(dense.index.faiss("flat"))
+    dense.index._faiss["flat"] = recorder
+    try:
+        with pytest.raises(MissingColumnError) as e:
+            dense.transform(adi.topics()[["qid"]])
+    finally:
+        dense.index._faiss["flat"] = recorder.index
+    assert "Dense" in str(e.value) and "'query'" in str(e.value) and recorder.ks == []
     scorer = DenseScorer(adi)
     with pytest.raises(MissingColumnError) as e:
         scorer.transform(adi.topics())

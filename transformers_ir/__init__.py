@@ -1,8 +1,11 @@
 """transformers-ir: IR pipelines as PyTerrier expressions, evaluated, timed and costed by one runner."""
+from . import encoders
 from .config import to_yaml
 from .data import Dataset, TextLoader, load_dataset
+from .dense import Dense, DenseIndex, DenseScorer
 from .experiment import Experiment, ExperimentResult
-from .sparse import BM25, PisaTextIndex
+from .rerank import CrossEncoder
+from .sparse import BM25, SPLADE, LuceneBM25, PisaTextIndex, UniCOIL
 
 __version__ = "0.1.0"
 
@@ -14,5 +17,6 @@ def from_yaml(text: str) -> dict:
     return _from_yaml(text, stage_registry())
 
 
-__all__ = ["BM25", "Dataset", "Experiment", "ExperimentResult", "PisaTextIndex", "TextLoader", "from_yaml",
-           "load_dataset", "to_yaml"]
+__all__ = ["BM25", "CrossEncoder", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment", "ExperimentResult",
+           "LuceneBM25", "PisaTextIndex", "SPLADE", "TextLoader", "UniCOIL", "encoders", "from_yaml", "load_dataset",
+           "to_yaml"]

@@ -6,7 +6,7 @@ import json
 from typing import Any, Mapping
 
 from .expression import ExpressionError, evaluate
-from .grid import GridPoint
+from .grid import GridPoint, constructor_signature
 from .schema import RunConfig
 from .yamlmap import ConfigError, LocatedYaml
 
@@ -32,7 +32,7 @@ class StageFactory:
         if cls is None:
             raise self.doc.error(("stages", name, "class"), f"unknown stage class {spec['class']!r}; "
                                                             f"available: {', '.join(sorted(self.registry))}")
-        signature = inspect.signature(cls)
+        signature = constructor_signature(cls)
         if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
             for key in spec:
                 if key != "class" and key not in signature.parameters:

@@ -11,6 +11,12 @@ from .schema import RunConfig
 from .yamlmap import ConfigError, LocatedYaml
 
 
+def constructor_signature(cls: type) -> inspect.Signature:
+    """The parameters of ``cls.__init__`` without ``self`` (a custom ``__new__`` does not hide them)."""
+    signature = inspect.signature(cls.__init__)
+    return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+
 @dataclass(frozen=True)
 class GridPoint:
     """One pipeline of the expanded grid: ``BM25[k1=0.6,b=0.4]`` from pipeline ``BM25``."""
@@ -29,7 +35,7 @@ def check_axes(config: RunConfig, doc: LocatedYaml, registry: Mapping[str, type]
             raise doc.error(("grid", axis), f"axis {axis!r} must be STAGE.PARAM with a stage from 'stages' "
                                             f"({', '.join(config.stages)})")
         cls = registry.get(config.stages[stage]["class"])
-        if cls is not None and param not in inspect.signature(cls).parameters:
+        if cls is not None and param not in constructor_signature(cls).parameters:
             raise doc.error(("grid", axis), f"{cls.__name__} (stage {stage!r}) has no parameter {param!r}")
         if not values:
             raise doc.error(("grid", axis), "an axis needs at least one value")

@@ -63,7 +63,7 @@ class TextLoader(pt.Transformer):
     """Attaches document ``text`` (and ``title`` where the corpus has titles) to a results frame.
 
     ``bm25 % 100 >> TextLoader(dataset) >> reranker``. Unknown docnos raise a clear error.
-    Its output is not stored in the stage cache: looking text up again is cheaper than storing it.
+    Not stored in the stage cache (``cache_output``): looking text up again is cheaper than storing it.
     """
 
     cache_output = False

@@ -42,8 +42,8 @@ def faiss_factory(index_type: str, count: int, dims: int) -> str:
 
 
 def same_model(a: dict, b: dict) -> bool:
-    """Same weights and max_length (the name or path they were loaded by may differ)."""
-    return all(a.get(k) == b.get(k) for k in ("weights_sha256", "max_length"))
+    """Same weights, max_length and precision (the name or path they were loaded by may differ)."""
+    return all(a.get(k) == b.get(k) for k in ("weights_sha256", "max_length", "bf16"))
 
 
 class DenseIndex:
@@ -67,7 +67,7 @@ class DenseIndex:
         dataset = load_dataset(dataset)
         identity = encoder.identity()
         key = value_sha256({"corpus": dataset.fingerprint(), "weights": identity["weights_sha256"] or identity["name"],
-                            "max_length": identity["max_length"], "text": TEXT_FORMAT})[:16]
+                            "max_length": identity["max_length"], "bf16": identity["bf16"], "text": TEXT_FORMAT})[:16]
         return cls(cache_dir() / "indexes" / f"dense-{dataset.name}-{key}")
 
     def __repr__(self) -> str:
@@ -89,8 +89,9 @@ class DenseIndex:
               force: bool = False) -> "DenseIndex":
         """Encode ``dataset`` with ``encoder`` and build the FAISS indexes in ``index_types``; a no-op for what
         is already built from the same corpus and model."""
-        for index_type in index_types:
-            faiss_factory(index_type, 1, 8)  # validates the name before any work
+        unknown = [t for t in index_types if t not in INDEX_TYPES]
+        if unknown:
+            raise ValueError(f"unknown index_type(s) {unknown}; choose from {list(INDEX_TYPES)}")
         dataset = load_dataset(dataset)
         manifest, identity = self.manifest, encoder.identity()
         if (force or manifest is None or manifest["corpus_fingerprint"] != dataset.fingerprint()

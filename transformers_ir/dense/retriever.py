@@ -38,6 +38,12 @@ class Dense(DenseStageBase):
         return {"model": self.encoder.model_name, "num_results": self.num_results, "index_type": self.index_type,
                 "max_length": self.encoder.max_length, "bf16": self.encoder.bf16}
 
+    def fingerprint(self) -> dict:
+        """What this stage computes: model weights, corpus, index type and search parameters, cutoff."""
+        search = {"hnsw": {"ef_search": self.index.ef_search}, "ivfpq": {"nprobe": self.index.nprobe}}
+        return {**self._identity(), "num_results": self.num_results, "index_type": self.index_type,
+                **search.get(self.index_type, {})}
+
     def __repr__(self) -> str:
         return (f"Dense({self._where()}, model={self.encoder.model_name!r}, num_results={self.num_results}, "
                 f"index_type={self.index_type!r})")

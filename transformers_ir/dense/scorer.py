@@ -29,6 +29,10 @@ class DenseScorer(DenseStageBase):
     def params(self) -> dict:
         return {"model": self.encoder.model_name, "max_length": self.encoder.max_length, "bf16": self.encoder.bf16}
 
+    def fingerprint(self) -> dict:
+        """What this stage computes: model weights and the corpus whose vectors it reads."""
+        return self._identity()
+
     def __repr__(self) -> str:
         return f"DenseScorer({self._where()}, model={self.encoder.model_name!r})"
 

@@ -32,6 +32,14 @@ class DenseStageBase(pt.Transformer):
             self._index = DenseIndex.for_dataset(self.dataset, self.encoder)
         return self._index
 
+    def _identity(self) -> dict:
+        """The model's weights and max_length, and the indexed corpus (for :meth:`fingerprint`)."""
+        model = self.encoder.identity()
+        corpus = self.dataset.fingerprint() if self.dataset is not None else (self.index.manifest or {}).get(
+            "corpus_fingerprint", str(self.index.path))
+        return {"model": model["weights_sha256"] or model["name"], "max_length": model["max_length"],
+                "bf16": model["bf16"], "corpus": corpus}
+
     def _where(self) -> str:
         return repr(self.dataset.name) if self.dataset is not None else repr(str(self._index.path))
 

@@ -29,7 +29,8 @@ def bundled_minilm() -> Path:
 
 
 def _hub_offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    flags = (os.environ.get(v, "").lower() for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(flag in ("1", "true", "yes", "on") for flag in flags)
 
 
 def _looks_like_path(name: str) -> bool:
@@ -66,13 +67,23 @@ def resolve_model(name_or_path: str | Path) -> str:
     return name
 
 
-@functools.lru_cache(maxsize=None)
+def _weight_files(folder: str) -> tuple[tuple[str, int, int], ...]:
+    """(path, size, mtime) of a folder's weight files: a cache key that changes when the weights are rewritten."""
+    files = sorted(f for pattern in WEIGHT_FILES for f in Path(folder).glob(pattern))
+    return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+
+
 def weights_sha256(folder: str) -> str:
     """One sha256 over a model folder's weight files (the identity of the weights, whatever the name)."""
-    files = sorted(f for pattern in WEIGHT_FILES for f in Path(folder).glob(pattern))
+    files = _weight_files(folder)
     if not files:
         raise ModelNotAvailableError(f"model folder {folder} holds no weight files ({', '.join(WEIGHT_FILES)})")
-    return files_sha256(files)
+    return _files_sha256(files)
+
+
+@functools.lru_cache(maxsize=64)
+def _files_sha256(files: tuple[tuple[str, int, int], ...]) -> str:
+    return files_sha256(f for f, _, _ in files)
 
 
 def model_identity(name_or_path: str | Path) -> dict:
@@ -84,7 +95,8 @@ def model_identity(name_or_path: str | Path) -> dict:
 
 
 @functools.lru_cache(maxsize=8)
-def _load(kind: str, resolved: str, device: str, max_length: int | None):
+def _load(kind: str, resolved: str, device: str, max_length: int | None, weights: tuple = ()):
+    """Load a model; ``weights`` (the weight files' signature) makes a rewritten checkpoint load afresh."""
     import sentence_transformers as st
     if kind == "bi":
         model = st.SentenceTransformer(resolved, device=device)
@@ -97,7 +109,8 @@ def _load(kind: str, resolved: str, device: str, max_length: int | None):
 def load_sentence_transformer(name_or_path: str | Path, device: str | None = None, max_length: int | None = None):
     """A ``SentenceTransformer`` (shared by stages that ask for the same model, device and max_length)."""
     from .device import choose_device
-    return _load("bi", resolve_model(name_or_path), choose_device(device), max_length)
+    resolved = resolve_model(name_or_path)
+    return _load("bi", resolved, choose_device(device), max_length, _weight_files(resolved))
 
 
 def load_cross_encoder(name_or_path: str | Path, device: str | None = None, max_length: int | None = None,
@@ -108,4 +121,5 @@ def load_cross_encoder(name_or_path: str | Path, device: str | None = None, max_
     """
     from .device import choose_device
     load = _load if shared else _load.__wrapped__
-    return load("cross", resolve_model(name_or_path), choose_device(device), max_length)
+    resolved = resolve_model(name_or_path)
+    return load("cross", resolved, choose_device(device), max_length, _weight_files(resolved))

@@ -37,8 +37,8 @@ class TextEncoder:
         return self._model
 
     def identity(self) -> dict:
-        """Model name, folder and weights hash (what an index built with this encoder records)."""
-        return {**model_identity(self.model_name), "max_length": self.model.max_seq_length}
+        """Model name, folder, weights hash, max_length and precision (what an index built with it records)."""
+        return {**model_identity(self.model_name), "max_length": self.model.max_seq_length, "bf16": self.bf16}
 
     @property
     def dims(self) -> int:

@@ -20,6 +20,7 @@ from ..core import atomic_open, atomic_write_text, cache_dir, file_sha256
 class CacheEntry:
     frame: pd.DataFrame
     seconds: float
+    columns: list[str]  # of the full output (columns that were not stored are re-added by the caller)
 
 
 @dataclass
@@ -53,9 +54,9 @@ class StageCache:
             self.misses += 1
             return None
         self.hits += 1
-        return CacheEntry(frame, float(info["seconds"]))
+        return CacheEntry(frame, float(info["seconds"]), info.get("columns") or list(frame.columns))
 
-    def put(self, key: str, frame: pd.DataFrame, seconds: float, stage: str) -> None:
+    def put(self, key: str, frame: pd.DataFrame, seconds: float, stage: str, columns: list[str] | None = None) -> None:
         data, meta = self._paths(key)
         try:
             with atomic_open(data, "wb", fsync=False) as f:  # the checksum catches a torn file
@@ -64,7 +65,8 @@ class StageCache:
             warnings.warn(f"stage output of {stage} not cached: {e}")
             return
         atomic_write_text(meta, json.dumps({"sha256": file_sha256(data), "seconds": seconds, "stage": stage,
-                                            "rows": len(frame), "pid": os.getpid()}))
+                                            "rows": len(frame), "columns": columns or list(frame.columns),
+                                            "pid": os.getpid()}))
 
     def stats(self) -> dict[str, int]:
         return {"hits": self.hits, "misses": self.misses, "corrupt": self.corrupt}

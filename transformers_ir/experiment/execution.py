@@ -92,7 +92,7 @@ def execute(chains: dict[str, list[pt.Transformer]], topics: pd.DataFrame,
         return stage_fingerprint(stage) or ("object", id(stage))
 
     def walk(names: list[str], depth: int, frame: pd.DataFrame, input_fp: str | None,
-             records: list[StageRecord]) -> Iterator[Finished]:
+             records: list[StageRecord], rebuild: Rebuild) -> Iterator[Finished]:
         groups: dict[object, list[str]] = {}
         for name in names:
             if depth == len(chains[name]):
@@ -102,30 +102,48 @@ def execute(chains: dict[str, list[pt.Transformer]], topics: pd.DataFrame,
         for group in groups.values():
             stage = chains[group[0]][depth]
             try:
-                out, record, out_fp = _apply(stage, depth, frame, input_fp, cache)
+                out, record, out_fp = _apply(stage, depth, frame, input_fp, cache, rebuild)
             except Exception as e:
                 error = StageError(f"pipeline {group[0]!r}, stage {depth} ({stage}): {type(e).__name__}: {e}")
                 error.__cause__ = e
                 for name in group:
                     yield name, None, records, error
                 continue
-            yield from walk(group, depth + 1, out, out_fp, records + [record])
+            if not getattr(stage, "cache_output", True):
+                rebuild = rebuild + [(stage, [c for c in out.columns if c not in frame.columns])]
+            yield from walk(group, depth + 1, out, out_fp, records + [record], rebuild)
 
-    yield from walk(list(chains), 0, topics, frame_fingerprint(topics), [])
+    yield from walk(list(chains), 0, topics, frame_fingerprint(topics), [], [])
 
 
-def _apply(stage, position: int, frame: pd.DataFrame, input_fp: str | None,
-           cache: StageCache | None) -> tuple[pd.DataFrame, StageRecord, str | None]:
+Rebuild = list[tuple[pt.Transformer, list[str]]]
+
+
+def _apply(stage, position: int, frame: pd.DataFrame, input_fp: str | None, cache: StageCache | None,
+           rebuild: Rebuild) -> tuple[pd.DataFrame, StageRecord, str | None]:
+    """Run ``stage`` or read its output from the cache.
+
+    A stage with ``cache_output = False`` (e.g. ``TextLoader``: a lookup is cheaper than storing text) is
+    never stored, and the columns it added are dropped from what later stages store, then added back
+    by re-running it on what is read.
+    """
     fp = stage_fingerprint(stage)
-    key = chain_key(fp, input_fp) if fp and input_fp else None
+    key = chain_key(fp, input_fp) if fp and input_fp and getattr(stage, "cache_output", True) else None
     device = str(getattr(stage, "device", "cpu"))
     entry = cache.get(key) if cache is not None and key else None
     if entry is not None:
-        return entry.frame, StageRecord(position, str(stage), entry.seconds, len(entry.frame), True,
-                                        _peak_rss_mb(), device), key
+        out = entry.frame
+        for source, _ in rebuild:
+            out = source.transform(out)
+        out = out[entry.columns]
+        return out, StageRecord(position, str(stage), entry.seconds, len(out), True, _peak_rss_mb(), device), key
     out, seconds, gpu = _timed(stage, frame)
-    if cache is not None and key and getattr(stage, "cache_output", True):
-        cache.put(key, out, seconds, str(stage))
+    if cache is not None and key:
+        dropped = {c for _, cols in rebuild for c in cols}
+        cache.put(key, out.drop(columns=[c for c in out.columns if c in dropped]), seconds, str(stage),
+                  list(out.columns))
+    if not getattr(stage, "cache_output", True):
+        key = chain_key(fp, input_fp) if fp and input_fp else None
     return out, StageRecord(position, str(stage), seconds, len(out), False, _peak_rss_mb(), device, gpu), key
 
 

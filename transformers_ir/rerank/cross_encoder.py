@@ -39,6 +39,12 @@ class CrossEncoder(pt.Transformer):
     def params(self) -> dict:
         return {"model": self.scorer.model_name, "max_length": self.scorer.max_length, "bf16": self.scorer.bf16}
 
+    def fingerprint(self) -> dict:
+        """What this stage computes: the model's weights, max_length and precision."""
+        model = self.scorer.identity()
+        return {"model": model["weights_sha256"] or model["name"], "max_length": model["max_length"],
+                "bf16": self.scorer.bf16}
+
     def __repr__(self) -> str:
         return f"CrossEncoder({self.scorer.model_name!r}, max_length={self.scorer.max_length})"
 

