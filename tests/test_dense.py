@@ -177,6 +177,6 @@ def test_minilm_on_scifact_reproduces_mteb():
     print(f"SciFact test nDCG@10 all-MiniLM-L6-v2 dense flat: {ndcg:.4f} (MTEB 0.6451)")
     assert abs(ndcg - 0.6451) <= 0.005
     top10 = (dense % 10).compile().transform(topics.head(20))
-    full = result.runs[result.results["name"].iloc[0]]
+    full = result.runs[result.results["name"].iloc[0]]  # runs keep qid, docno, score, rank
     expected = full[full["qid"].isin(topics.head(20)["qid"]) & (full["rank"] < 10)]
-    pd.testing.assert_frame_equal(top10.reset_index(drop=True), expected.reset_index(drop=True))
+    pd.testing.assert_frame_equal(top10[list(full.columns)].reset_index(drop=True), expected.reset_index(drop=True))
