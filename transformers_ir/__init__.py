@@ -4,7 +4,7 @@ from .config import to_yaml
 from .data import Dataset, TextLoader, load_dataset
 from .dense import Dense, DenseIndex, DenseScorer
 from .experiment import Experiment, ExperimentResult
-from .rerank import CrossEncoder
+from .rerank import ColBERT, CrossEncoder
 from .sparse import BM25, SPLADE, LuceneBM25, PisaTextIndex, UniCOIL
 
 __version__ = "0.1.0"
@@ -17,6 +17,6 @@ def from_yaml(text: str) -> dict:
     return _from_yaml(text, stage_registry())
 
 
-__all__ = ["BM25", "CrossEncoder", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment", "ExperimentResult",
+__all__ = ["BM25", "ColBERT", "CrossEncoder", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment", "ExperimentResult",
            "LuceneBM25", "PisaTextIndex", "SPLADE", "TextLoader", "UniCOIL", "encoders", "from_yaml", "load_dataset",
            "to_yaml"]

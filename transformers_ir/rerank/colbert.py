@@ -1,0 +1,168 @@
+"""ColBERT late-interaction re-ranking (MaxSim over token vectors) as a PyTerrier transformer."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import pyterrier as pt
+
+from ..core import require_columns
+from ..data import Dataset, add_ranks, load_dataset
+from ..encoders import BUNDLED_MINILM_NAME, autocast, token_lengths, warn_truncated
+from .colbert_model import colbert_identity, load_colbert
+from .cross_encoder import passage_text
+from .token_index import TokenIndex
+
+MODES = ("index", "on_the_fly")
+
+
+def maxsim(query: np.ndarray, documents: Sequence[np.ndarray]) -> np.ndarray:
+    """``sum_i max_j q_i . d_j`` of one query's token vectors against each document's: one float32 matrix product
+    over all documents' tokens, then a max per document segment (a document without tokens scores 0)."""
+    lengths = np.fromiter((len(d) for d in documents), dtype=np.int64, count=len(documents))
+    if not lengths.sum():
+        return np.zeros(len(documents))
+    tokens = np.concatenate([d for d in documents if len(d)]).astype(np.float32)
+    similarities = np.asarray(query, dtype=np.float32) @ tokens.T
+    starts = np.concatenate([[0], np.cumsum(lengths[lengths > 0])[:-1]])
+    scores = np.zeros(len(documents))
+    scores[lengths > 0] = np.maximum.reduceat(similarities, starts, axis=1).sum(axis=0, dtype=np.float64)
+    return scores
+
+
+class ColBERT(pt.Transformer):
+    """Re-scores its input's documents by ColBERT MaxSim against the query and re-ranks per query.
+
+    ``mode="index"`` reads document token vectors from a :class:`TokenIndex` of ``dataset`` (built by
+    ``prepare()``; needs ``qid, query, docno``); ``mode="on_the_fly"`` encodes the input's ``text`` (``title``
+    prepended when present) at query time. Document vectors are scored as float16 in both modes, so both give
+    the same scores. ``pool_factor=2`` keeps about half of each document's vectors (hierarchical token pooling).
+    ``model`` is a ColBERT checkpoint (native, PyLate, or the ``colbert-ir/colbertv2.0`` layout) or a plain
+    encoder, which gets ColBERT's markers, [MASK] query expansion and a random ``dim``-wide projection drawn with
+    ``seed`` (untrained; ``fit()`` trains it).
+    """
+
+    def __init__(self, dataset: "str | Dataset | None" = None, model: str | Path = BUNDLED_MINILM_NAME, *,
+                 mode: str = "index", pool_factor: float | None = None, dim: int = 128, batch_size: int = 32,
+                 max_length: int | None = None, bf16: bool = False, device: str | None = None, seed: int = 42,
+                 verbose: bool = False):
+        if mode not in MODES:
+            raise ValueError(f"ColBERT: unknown mode {mode!r}; choose from {list(MODES)}")
+        if mode == "index" and dataset is None:
+            raise ValueError("ColBERT(mode='index') needs the dataset whose documents it indexes")
+        if pool_factor is not None and pool_factor < 1:
+            raise ValueError(f"ColBERT: pool_factor must be >= 1 (or None), got {pool_factor}")
+        self.dataset = load_dataset(dataset) if dataset is not None else None
+        self.model_name, self.mode, self.pool_factor = str(model), mode, pool_factor
+        self.dim, self.batch_size, self.max_length, self.seed = int(dim), int(batch_size), max_length, int(seed)
+        self.bf16, self.device, self.verbose = bool(bf16), device, verbose
+        self._index: TokenIndex | None = None
+        self._ready = False
+
+    def __repr__(self) -> str:
+        pool = f", pool_factor={self.pool_factor}" if self.pool_factor else ""
+        where = f"{self.dataset.name!r}, " if self.dataset is not None else ""
+        return f"ColBERT({where}{self.model_name!r}, mode={self.mode!r}{pool})"
+
+    @property
+    def encoder(self):
+        """The loaded ``MultiVectorEncoder``."""
+        return load_colbert(self.model_name, self.device, self.dim, self.seed, self.max_length)
+
+    def identity(self) -> dict:
+        return {**colbert_identity(self.model_name, self.encoder), "bf16": self.bf16}
+
+    @property
+    def index(self) -> TokenIndex:
+        """The token forward index of ``dataset`` for this model and pooling (index mode)."""
+        if self._index is None:
+            self._index = TokenIndex.for_dataset(self.dataset, self.identity(), self.pool_factor)
+        return self._index
+
+    def to_config(self) -> dict:
+        """Constructor arguments as plain values (``tir.to_yaml``)."""
+        return {"dataset": self.dataset.name if self.dataset is not None else None, "model": self.model_name,
+                "mode": self.mode, "pool_factor": self.pool_factor, "dim": self.dim, "batch_size": self.batch_size,
+                "max_length": self.max_length, "bf16": self.bf16, "seed": self.seed}
+
+    def fingerprint(self) -> dict:
+        """What this stage computes: model weights (and projection), lengths, precision, mode, pooling, corpus."""
+        model = self.identity()
+        return {"model": model["weights_sha256"] or model["name"], "projection": model["projection_sha256"],
+                "query_length": model["query_length"], "document_length": model["document_length"],
+                "bf16": self.bf16, "mode": self.mode, "pool_factor": self.pool_factor,
+                "corpus": self.dataset.fingerprint() if self.dataset is not None else None}
+
+    def prepare(self) -> "ColBERT":
+        """Load the model and, in index mode, build the token index if needed (not part of query time)."""
+        if self.mode == "index":
+            self.index.build(self.dataset, self.encode_documents, self.identity(), self.pool_factor)
+        else:
+            self.encoder
+        self._ready = True
+        return self
+
+    def encode_queries(self, queries: Sequence[str]) -> list[np.ndarray]:
+        """Each query's float32 ``(query_length, dim)`` token vectors ([MASK]-expanded as the model says)."""
+        model = self.encoder
+        with autocast(model.device.type, self.bf16):
+            return model.encode_query(list(queries), batch_size=self.batch_size, convert_to_numpy=True,
+                                      show_progress_bar=False)
+
+    def encode_documents(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's float16 ``(tokens, dim)`` vectors (pooled when ``pool_factor``), as the index stores them."""
+        from sentence_transformers.multi_vector_encoder.modules import HierarchicalTokenPooling
+        model = self.encoder
+        texts = [str(t) for t in texts]
+        warn_truncated(repr(self), token_lengths(model.tokenizer, texts), model[0].document_length)
+        pooling = HierarchicalTokenPooling(self.pool_factor) if self.pool_factor else None
+        with autocast(model.device.type, self.bf16):
+            vectors = model.encode_document(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                            token_pooling=pooling, show_progress_bar=self.verbose)
+        return [v.astype(np.float16) for v in vectors]
+
+    def transform_outputs(self, input_columns: list[str]) -> list[str]:
+        if self.mode == "on_the_fly":
+            require_columns(self, input_columns, ["qid", "query", "docno", "text"],
+                            hint="attach document text first (e.g. `>> dataset.text_loader(('title', 'text'))`), "
+                                 "or use mode='index'")
+        else:
+            require_columns(self, input_columns, ["qid", "query", "docno"])
+        return [c for c in input_columns if c not in ("score", "rank")] + ["score", "rank"]
+
+    def transform(self, results: pd.DataFrame) -> pd.DataFrame:
+        columns = self.transform_outputs(list(results.columns))
+        if not len(results):
+            return pd.DataFrame(columns=columns)
+        if not self._ready:
+            self.prepare()
+        results = results.drop(columns=[c for c in ("score", "rank") if c in results.columns]).reset_index(drop=True)
+        documents = (self.index.documents(results["docno"].astype(str).tolist()) if self.mode == "index"
+                     else self.encode_documents(passage_text(results)))
+        firsts = results.drop_duplicates("qid")
+        queries = dict(zip(firsts["qid"], self.encode_queries(firsts["query"].tolist())))
+        scores = np.empty(len(results), dtype=np.float64)
+        for qid, rows in results.groupby("qid", sort=False).indices.items():
+            scores[rows] = maxsim(queries[qid], [documents[r] for r in rows])
+        nan = np.isnan(scores)
+        if nan.any():
+            warnings.warn(f"{self}: {int(nan.sum())} NaN score(s) replaced by -inf", stacklevel=2)
+            scores[nan] = -np.inf
+        results["score"] = scores
+        return add_ranks(results)[columns]
+
+    def fit(self, train_topics: pd.DataFrame, train_qrels: pd.DataFrame, negatives: pt.Transformer,
+            dataset: "str | Dataset", output_dir: str | Path, *, epochs: int = 1, batch_size: int = 16,
+            seed: int = 42, num_negatives: int = 1, learning_rate: float = 3e-5, max_steps: int | None = None
+            ) -> "ColBERT":
+        """Fine-tune on ``train_qrels`` positives with in-batch and hard negatives from ``negatives`` (a pipeline
+        run on ``train_topics``); save the checkpoint to ``output_dir`` and score with it from then on."""
+        from .colbert_training import train_colbert
+        train_colbert(self, train_topics, train_qrels, negatives, dataset, Path(output_dir), epochs=epochs,
+                      batch_size=batch_size, seed=seed, num_negatives=num_negatives, learning_rate=learning_rate,
+                      max_steps=max_steps)
+        self.model_name, self._index, self._ready = str(Path(output_dir).resolve()), None, False
+        return self

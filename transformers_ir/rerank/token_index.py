@@ -1,0 +1,155 @@
+"""A token forward index: each document's token vectors, float16 and memory-mapped, described by a manifest."""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..core import atomic_write_text, cache_dir, value_sha256
+from ..data import Dataset, load_dataset
+
+MANIFEST = "manifest.json"
+VECTORS = "vectors.f16.npy"
+OFFSETS = "offsets.npy"
+DOCNOS = "docnos.txt"
+TEXT_FORMAT = "title + ' ' + text (stripped)"
+
+EncodeDocuments = Callable[[Sequence[str]], list[np.ndarray]]
+
+
+def document_text(doc: dict) -> str:
+    """What ColBERT reads of a document: ``title + " " + text`` (as ``passage_text`` builds it on the fly)."""
+    return f"{doc.get('title') or ''} {doc.get('text') or ''}".strip()
+
+
+class TokenIndex:
+    """A folder holding every document's token vectors: ``vectors.f16.npy`` (all vectors, memory-mapped),
+    ``offsets.npy`` (document ``i`` owns rows ``offsets[i]:offsets[i+1]``), ``docnos.txt`` and ``manifest.json``
+    (model identity, corpus fingerprint, pooling, counts, bytes, build time). Building again from the same corpus,
+    model and pooling is a no-op."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._rows: dict[str, int] | None = None
+        self._vectors: np.ndarray | None = None
+        self._offsets: np.ndarray | None = None
+
+    @classmethod
+    def for_dataset(cls, dataset: "str | Dataset", identity: dict, pool_factor: float | None) -> "TokenIndex":
+        """The index of ``dataset`` encoded by the model of ``identity``, in ``cache_dir()/indexes``."""
+        dataset = load_dataset(dataset)
+        key = value_sha256({"corpus": dataset.fingerprint(), "model": identity, "pool_factor": pool_factor,
+                            "text": TEXT_FORMAT})[:16]
+        return cls(cache_dir() / "indexes" / f"tokens-{dataset.name}-{key}")
+
+    def __repr__(self) -> str:
+        return f"TokenIndex({str(self.path)!r})"
+
+    @property
+    def manifest(self) -> dict | None:
+        try:
+            return json.loads((self.path / MANIFEST).read_text())
+        except FileNotFoundError:
+            return None
+
+    def built(self) -> bool:
+        return self.manifest is not None
+
+    def build(self, dataset: "str | Dataset", encode: EncodeDocuments, identity: dict, pool_factor: float | None,
+              force: bool = False, chunk: int = 512) -> "TokenIndex":
+        """Encode ``dataset`` with ``encode`` (texts -> one ``(tokens, dims)`` array each), ``chunk`` documents at a
+        time; a no-op when built from the same corpus, model ``identity`` and pooling."""
+        dataset = load_dataset(dataset)
+        manifest = self.manifest
+        if (not force and manifest is not None and manifest["corpus_fingerprint"] == dataset.fingerprint()
+                and manifest["model"] == identity and manifest["pool_factor"] == pool_factor):
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        try:
+            self._write(tmp, dataset, encode, identity, pool_factor, chunk)
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            os.replace(tmp, self.path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        self._rows, self._vectors, self._offsets = None, None, None
+        return self
+
+    @staticmethod
+    def _write(folder: Path, dataset: Dataset, encode: EncodeDocuments, identity: dict, pool_factor: float | None,
+               chunk: int) -> None:
+        docnos, lengths, dims = [], [], 0
+        start = time.perf_counter()
+        docs = iter(dataset.corpus_iter())
+        with open(folder / "vectors.raw", "wb") as raw:
+            while batch := list(itertools.islice(docs, chunk)):
+                for doc, vectors in zip(batch, encode([document_text(d) for d in batch])):
+                    docnos.append(str(doc["docno"]))
+                    lengths.append(len(vectors))
+                    dims = vectors.shape[1]
+                    raw.write(np.ascontiguousarray(vectors, dtype=np.float16).tobytes())
+        seconds = time.perf_counter() - start
+        total = int(sum(lengths))
+        out = np.lib.format.open_memmap(folder / VECTORS, mode="w+", dtype=np.float16, shape=(total, dims))
+        out[:] = np.memmap(folder / "vectors.raw", dtype=np.float16, mode="r", shape=(total, dims))
+        out.flush()
+        del out
+        (folder / "vectors.raw").unlink()
+        np.save(folder / OFFSETS, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+        (folder / DOCNOS).write_text("".join(f"{d}\n" for d in docnos), encoding="utf-8")
+        size = sum(f.stat().st_size for f in folder.iterdir())
+        atomic_write_text(folder / MANIFEST, json.dumps({
+            "type": "token-forward-index", "source": dataset.name, "corpus_fingerprint": dataset.fingerprint(),
+            "model": identity, "text": TEXT_FORMAT, "pool_factor": pool_factor,
+            "pooling": "hierarchical ward, mean, L2 (sentence_transformers HierarchicalTokenPooling)"
+                       if pool_factor else None,
+            "doc_count": len(docnos), "vectors_count": total, "dims": dims, "dtype": "float16",
+            "vectors_bytes": (folder / VECTORS).stat().st_size, "size_bytes": size,
+            "bytes_per_doc": round(size / max(len(docnos), 1), 1),
+            "encode_seconds": round(seconds, 3), "docs_per_second": round(len(docnos) / max(seconds, 1e-9), 1),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }, indent=2))
+
+    def _require(self) -> None:
+        if not self.built():
+            raise FileNotFoundError(f"{self}: not built; call ColBERT(dataset, ...).prepare() or .build() first")
+
+    def vectors(self) -> np.ndarray:
+        """All ``(vectors_count, dims)`` float16 token vectors, memory-mapped."""
+        if self._vectors is None:
+            self._require()
+            self._vectors = np.load(self.path / VECTORS, mmap_mode="r")
+        return self._vectors
+
+    def offsets(self) -> np.ndarray:
+        if self._offsets is None:
+            self._require()
+            self._offsets = np.load(self.path / OFFSETS)
+        return self._offsets
+
+    def rows(self, docnos: Sequence[str]) -> np.ndarray:
+        """Row of each docno; raises ``KeyError`` naming (up to 5) docnos not in the index."""
+        if self._rows is None:
+            self._require()
+            names = (self.path / DOCNOS).read_text(encoding="utf-8").splitlines()
+            self._rows = {d: i for i, d in enumerate(names)}
+        rows = np.fromiter((self._rows.get(str(d), -1) for d in docnos), dtype=np.int64, count=len(docnos))
+        if (rows < 0).any():
+            unknown = [str(d) for d, r in zip(docnos, rows) if r < 0]
+            raise KeyError(f"{self}: {len(unknown)} docno(s) not in the index, e.g. {unknown[:5]}; "
+                           f"the index holds {self.manifest['source']!r}")
+        return rows
+
+    def documents(self, docnos: Sequence[str]) -> list[np.ndarray]:
+        """Each docno's ``(tokens, dims)`` float16 vectors (views of the memory map)."""
+        vectors, offsets = self.vectors(), self.offsets()
+        return [vectors[offsets[r]:offsets[r + 1]] for r in self.rows(docnos)]
