@@ -11,7 +11,6 @@ import hashlib
 from typing import Any
 
 import pandas as pd
-import pyterrier as pt
 
 from .hashing import value_sha256
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import atomic_write_text, cache_dir, value_sha256
+from ..core import atomic_write_text
+from ..core.index_folder import MANIFEST, IndexFolder, index_path
 from ..data import Dataset, load_dataset
 from ..encoders import TextEncoder
 
-MANIFEST = "manifest.json"
 VECTORS = "vectors.f16.npy"
 DOCNOS = "docnos.txt"
 INDEX_TYPES = ("flat", "hnsw", "ivfpq")
@@ -46,7 +46,7 @@ def same_model(a: dict, b: dict) -> bool:
     return all(a.get(k) == b.get(k) for k in ("weights_sha256", "max_length", "bf16"))
 
 
-class DenseIndex:
+class DenseIndex(IndexFolder):
     """A folder holding a corpus's vectors (``vectors.f16.npy``, memory-mapped) and FAISS indexes over them.
 
     ``manifest.json`` records the model identity (name, weights sha256, max_length), the corpus fingerprint,
@@ -66,19 +66,9 @@ class DenseIndex:
         """The index of ``dataset`` encoded by ``encoder``, in ``cache_dir()/indexes``."""
         dataset = load_dataset(dataset)
         identity = encoder.identity()
-        key = value_sha256({"corpus": dataset.fingerprint(), "weights": identity["weights_sha256"] or identity["name"],
-                            "max_length": identity["max_length"], "bf16": identity["bf16"], "text": TEXT_FORMAT})[:16]
-        return cls(cache_dir() / "indexes" / f"dense-{dataset.name}-{key}")
-
-    def __repr__(self) -> str:
-        return f"DenseIndex({str(self.path)!r})"
-
-    @property
-    def manifest(self) -> dict | None:
-        try:
-            return json.loads((self.path / MANIFEST).read_text())
-        except FileNotFoundError:
-            return None
+        key = {"corpus": dataset.fingerprint(), "weights": identity["weights_sha256"] or identity["name"],
+               "max_length": identity["max_length"], "bf16": identity["bf16"], "text": TEXT_FORMAT}
+        return cls(index_path("dense", dataset.name, key))
 
     def built(self, index_type: str | None = None) -> bool:
         """Whether the vectors (and, when given, the FAISS index of ``index_type``) are built."""

@@ -7,7 +7,6 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import pyterrier as pt
 
 from ..core import require_columns
 from .cache import StageCache

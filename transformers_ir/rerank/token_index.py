@@ -12,10 +12,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..core import atomic_write_text, cache_dir, value_sha256
+from ..core import atomic_write_text
+from ..core.index_folder import MANIFEST, IndexFolder, index_path
 from ..data import Dataset, load_dataset
 
-MANIFEST = "manifest.json"
 VECTORS = "vectors.f16.npy"
 OFFSETS = "offsets.npy"
 DOCNOS = "docnos.txt"
@@ -29,7 +29,7 @@ def document_text(doc: dict) -> str:
     return f"{doc.get('title') or ''} {doc.get('text') or ''}".strip()
 
 
-class TokenIndex:
+class TokenIndex(IndexFolder):
     """A folder holding every document's token vectors: ``vectors.f16.npy`` (all vectors, memory-mapped),
     ``offsets.npy`` (document ``i`` owns rows ``offsets[i]:offsets[i+1]``), ``docnos.txt`` and ``manifest.json``
     (model identity, corpus fingerprint, pooling, counts, bytes, build time). Building again from the same corpus,
@@ -45,22 +45,8 @@ class TokenIndex:
     def for_dataset(cls, dataset: "str | Dataset", identity: dict, pool_factor: float | None) -> "TokenIndex":
         """The index of ``dataset`` encoded by the model of ``identity``, in ``cache_dir()/indexes``."""
         dataset = load_dataset(dataset)
-        key = value_sha256({"corpus": dataset.fingerprint(), "model": identity, "pool_factor": pool_factor,
-                            "text": TEXT_FORMAT})[:16]
-        return cls(cache_dir() / "indexes" / f"tokens-{dataset.name}-{key}")
-
-    def __repr__(self) -> str:
-        return f"TokenIndex({str(self.path)!r})"
-
-    @property
-    def manifest(self) -> dict | None:
-        try:
-            return json.loads((self.path / MANIFEST).read_text())
-        except FileNotFoundError:
-            return None
-
-    def built(self) -> bool:
-        return self.manifest is not None
+        key = {"corpus": dataset.fingerprint(), "model": identity, "pool_factor": pool_factor, "text": TEXT_FORMAT}
+        return cls(index_path("tokens", dataset.name, key))
 
     def build(self, dataset: "str | Dataset", encode: EncodeDocuments, identity: dict, pool_factor: float | None,
               force: bool = False, chunk: int = 512) -> "TokenIndex":

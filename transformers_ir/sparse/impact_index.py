@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..core import atomic_write_text, cache_dir, value_sha256
-from .pisa_index import MANIFEST, redirect_native_output
+from ..core import atomic_write_text
+from ..core.index_folder import MANIFEST, IndexFolder, index_path
+from .pisa_index import redirect_native_output
 
 SparseVector = dict[str, float]
 
@@ -25,7 +26,7 @@ def quantise(vector: SparseVector, scale: float) -> dict[str, int]:
     return out
 
 
-class ImpactIndex:
+class ImpactIndex(IndexFolder):
     """Documents as ``{term: integer impact}`` in a PISA index (no stemming, no stopwords), scored by a
     quantised dot product; ``manifest.json`` records the encoder, pruning, quantisation and corpus."""
 
@@ -36,20 +37,7 @@ class ImpactIndex:
     @classmethod
     def for_corpus(cls, kind: str, corpus_name: str, key: dict, threads: int = 1) -> "ImpactIndex":
         """The index for ``key`` (encoder identity, pruning, scale, corpus) under ``$TIR_CACHE_DIR/indexes``."""
-        return cls(cache_dir() / "indexes" / f"{kind}-{corpus_name}-{value_sha256(key)[:16]}", threads)
-
-    @property
-    def manifest(self) -> dict | None:
-        try:
-            return json.loads((self.path / MANIFEST).read_text())
-        except FileNotFoundError:
-            return None
-
-    def built(self) -> bool:
-        return self.manifest is not None
-
-    def __repr__(self) -> str:
-        return f"ImpactIndex({str(self.path)!r})"
+        return cls(index_path(kind, corpus_name, key), threads)
 
     def matches(self, description: dict) -> bool:
         """Whether the built index was made from what ``description`` describes (encoder, corpus, scale...)."""

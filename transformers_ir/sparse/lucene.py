@@ -17,9 +17,10 @@ from typing import Optional
 import pandas as pd
 import pyterrier as pt
 
-from ..core import TirError, atomic_write_text, cache_dir, require_columns, value_sha256
+from ..core import TirError, atomic_write_text, cache_dir, require_columns
 from ..data import Dataset, load_dataset
-from .pisa_index import MANIFEST, redirect_native_output
+from ..core.index_folder import MANIFEST, IndexFolder, index_path
+from .pisa_index import redirect_native_output
 
 RESULT_ADDED = ["docno", "score", "rank"]
 
@@ -51,7 +52,7 @@ def _contents(doc: dict) -> str:
     return f"{doc.get('title') or ''} {doc.get('text') or ''}".strip()
 
 
-class LuceneIndex:
+class LuceneIndex(IndexFolder):
     """An Anserini (Lucene) index of a dataset's title+text (Porter stemmer, English stopwords: Anserini's
     defaults), with ``manifest.json`` that makes rebuilding a no-op."""
 
@@ -61,18 +62,7 @@ class LuceneIndex:
     @classmethod
     def for_dataset(cls, dataset: "str | Dataset", threads: int = 1) -> "LuceneIndex":
         dataset = load_dataset(dataset)
-        key = value_sha256({"corpus": dataset.fingerprint(), "backend": "lucene"})[:16]
-        return cls(cache_dir() / "indexes" / f"lucene-{dataset.name}-{key}", threads)
-
-    @property
-    def manifest(self) -> dict | None:
-        try:
-            return json.loads((self.path / MANIFEST).read_text())
-        except FileNotFoundError:
-            return None
-
-    def built(self) -> bool:
-        return self.manifest is not None
+        return cls(index_path("lucene", dataset.name, {"corpus": dataset.fingerprint(), "backend": "lucene"}), threads)
 
     @staticmethod
     def _index(indexer, dataset: Dataset) -> int:

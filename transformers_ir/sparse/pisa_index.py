@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..core import atomic_write_text, cache_dir, value_sha256
+from ..core import atomic_write_text
+from ..core.index_folder import MANIFEST, IndexFolder, index_path
 from ..data import Dataset, load_dataset
 from .analyzer import Analyzer
 
-MANIFEST = "manifest.json"
 
 
 @contextlib.contextmanager
@@ -60,7 +60,7 @@ class _SpooledCorpus:
                 yield json.loads(line)
 
 
-class PisaTextIndex:
+class PisaTextIndex(IndexFolder):
     """An inverted index over a corpus's title+text, built by PISA, described by ``manifest.json``."""
 
     def __init__(self, path: str | Path, analyzer: Analyzer = Analyzer(), threads: int = 1):
@@ -72,18 +72,8 @@ class PisaTextIndex:
     def for_dataset(cls, dataset: "str | Dataset", analyzer: Analyzer = Analyzer(), threads: int = 1) -> "PisaTextIndex":
         """The index of ``dataset`` in the cache folder (``$TIR_CACHE_DIR/indexes``)."""
         dataset = load_dataset(dataset)
-        key = value_sha256({"corpus": dataset.fingerprint(), "analyzer": analyzer.as_dict()})[:16]
-        return cls(cache_dir() / "indexes" / f"pisa-{dataset.name}-{key}", analyzer, threads)
-
-    @property
-    def manifest(self) -> dict | None:
-        try:
-            return json.loads((self.path / MANIFEST).read_text())
-        except FileNotFoundError:
-            return None
-
-    def built(self) -> bool:
-        return self.manifest is not None
+        key = {"corpus": dataset.fingerprint(), "analyzer": analyzer.as_dict()}
+        return cls(index_path("pisa", dataset.name, key), analyzer, threads)
 
     def __repr__(self) -> str:
         return f"PisaTextIndex({str(self.path)!r}, stemmer={self.analyzer.stemmer!r}, stopwords={self.analyzer.stopwords})"

@@ -1,0 +1,35 @@
+"""Indexes stored as folders under the cache and described by a ``manifest.json``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .hashing import value_sha256
+from .paths import cache_dir
+
+MANIFEST = "manifest.json"
+
+
+def index_path(kind: str, name: str, key: Any) -> Path:
+    """``$TIR_CACHE_DIR/indexes/<kind>-<name>-<hash of key>``: where the index of what ``key`` describes lives."""
+    return cache_dir() / "indexes" / f"{kind}-{name}-{value_sha256(key)[:16]}"
+
+
+class IndexFolder:
+    """An index in ``self.path``; its ``manifest.json`` is written last, so it exists only once the index is built."""
+
+    path: Path
+
+    @property
+    def manifest(self) -> dict | None:
+        try:
+            return json.loads((self.path / MANIFEST).read_text())
+        except FileNotFoundError:
+            return None
+
+    def built(self) -> bool:
+        return self.manifest is not None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
