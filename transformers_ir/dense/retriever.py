@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import pandas as pd
 
-from ..core import require_columns
+from ..core.retriever import RESULT_ADDED, retriever_outputs, with_num_results
 from ..data import Dataset
 from ..encoders import BUNDLED_MINILM_NAME
 from .index import INDEX_TYPES, DenseIndex
 from .stage_base import DenseStageBase
 
-RESULT_ADDED = ["docno", "score", "rank"]
 
 
 class Dense(DenseStageBase):
@@ -48,17 +46,12 @@ class Dense(DenseStageBase):
         return (f"Dense({self._where()}, model={self.encoder.model_name!r}, num_results={self.num_results}, "
                 f"index_type={self.index_type!r})")
 
-    def fuse_rank_cutoff(self, k: int) -> Optional["Dense"]:
+    def fuse_rank_cutoff(self, k: int) -> "Dense":
         """``self % k``: ask FAISS for ``k`` results instead of cutting afterwards."""
-        if k >= self.num_results:
-            return None
-        clone = Dense.__new__(Dense)
-        clone.__dict__.update(self.__dict__, num_results=int(k))
-        return clone
+        return with_num_results(self, k)
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
-        require_columns(self, input_columns, ["qid", "query"])
-        return [c for c in input_columns if c not in RESULT_ADDED] + RESULT_ADDED
+        return retriever_outputs(self, input_columns)
 
     def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
         columns = self.transform_outputs(list(topics.columns))

@@ -2,18 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import pandas as pd
 import pyterrier as pt
 
-from ..core import require_columns
+from ..core.retriever import RESULT_ADDED, retriever_outputs, with_num_results
 from ..data import Dataset, load_dataset
 from .analyzer import Analyzer
 from .pisa_index import PisaTextIndex, redirect_native_output
-
-RESULT_ADDED = ["docno", "score", "rank"]
-
 
 class BM25(pt.Transformer):
     """BM25 over a PISA index of ``dataset`` (built on first use) or over an explicit ``index``.
@@ -84,17 +80,12 @@ class BM25(pt.Transformer):
                                                          threads=self.threads, verbose=self.verbose)
         return self
 
-    def fuse_rank_cutoff(self, k: int) -> Optional["BM25"]:
+    def fuse_rank_cutoff(self, k: int) -> "BM25":
         """``self % k``: ask PISA for ``k`` results instead of cutting afterwards."""
-        if k >= self.num_results:
-            return self
-        clone = BM25.__new__(BM25)
-        clone.__dict__.update(self.__dict__, num_results=int(k), _retriever=None)
-        return clone
+        return with_num_results(self, k, reset=["_retriever"])
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
-        require_columns(self, input_columns, ["qid", "query"])
-        return [c for c in input_columns if c not in RESULT_ADDED] + RESULT_ADDED
+        return retriever_outputs(self, input_columns)
 
     def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
         columns = self.transform_outputs(list(topics.columns))

@@ -1,7 +1,6 @@
 """What learned-sparse stages share: retrieval from a PISA impact index, or exact re-scoring of candidates."""
 from __future__ import annotations
 
-import copy
 import json
 from typing import Iterator, Optional, Protocol, Sequence
 
@@ -10,10 +9,10 @@ import pandas as pd
 import pyterrier as pt
 
 from ..core import atomic_write_text, require_columns
+from ..core.retriever import RESULT_ADDED, retriever_outputs, with_num_results
 from ..data import Dataset, load_dataset
 from .impact_index import ImpactIndex, SparseVector, quantise
 
-RESULT_ADDED = ["docno", "score", "rank"]
 MODES = ("retrieve", "rescore")
 
 
@@ -125,16 +124,11 @@ class ImpactStageBase(pt.Transformer):
     # running --------------------------------------------------------------------------------------------------
     def fuse_rank_cutoff(self, k: int) -> Optional["ImpactStageBase"]:
         """``self % k`` in retrieve mode: ask PISA for ``k`` results instead of cutting afterwards."""
-        if self.mode != "retrieve" or k >= self.num_results:
-            return self if self.mode == "retrieve" else None
-        clone = copy.copy(self)
-        clone.num_results, clone._retriever = int(k), None
-        return clone
+        return with_num_results(self, k, reset=["_retriever"]) if self.mode == "retrieve" else None
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
         if self.mode == "retrieve":
-            require_columns(self, input_columns, ["qid", "query"])
-            return [c for c in input_columns if c not in RESULT_ADDED] + RESULT_ADDED
+            return retriever_outputs(self, input_columns)
         needed = ["qid", "query", "docno"] + ([] if self.dataset is not None else ["text"])
         require_columns(self, input_columns, needed, hint="re-scoring needs document text (add a TextLoader) "
                                                           "or a dataset to look documents up")

@@ -12,17 +12,16 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
 
 import pandas as pd
 import pyterrier as pt
 
-from ..core import TirError, atomic_write_text, cache_dir, require_columns
+from ..core import TirError, atomic_write_text, cache_dir
+from ..core.retriever import RESULT_ADDED, retriever_outputs, with_num_results
 from ..data import Dataset, load_dataset
 from ..core.index_folder import MANIFEST, IndexFolder, index_path
 from .pisa_index import redirect_native_output
 
-RESULT_ADDED = ["docno", "score", "rank"]
 
 
 class LuceneNotAvailableError(TirError, ImportError):
@@ -136,17 +135,12 @@ class LuceneBM25(pt.Transformer):
                 self._searcher.set_bm25(self.k1, self.b)
         return self
 
-    def fuse_rank_cutoff(self, k: int) -> Optional["LuceneBM25"]:
+    def fuse_rank_cutoff(self, k: int) -> "LuceneBM25":
         """``self % k``: ask Lucene for ``k`` results."""
-        if k >= self.num_results:
-            return self
-        clone = LuceneBM25.__new__(LuceneBM25)
-        clone.__dict__.update(self.__dict__, num_results=int(k))
-        return clone
+        return with_num_results(self, k)
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
-        require_columns(self, input_columns, ["qid", "query"])
-        return [c for c in input_columns if c not in RESULT_ADDED] + RESULT_ADDED
+        return retriever_outputs(self, input_columns)
 
     def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
         columns = self.transform_outputs(list(topics.columns))
