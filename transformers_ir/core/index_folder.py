@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,12 @@ class IndexFolder:
 
     def built(self) -> bool:
         return self.manifest is not None
+
+    def _install(self, tmp: Path) -> None:
+        """Replace ``self.path`` by the fully built folder ``tmp`` (a rename: readers never see half an index)."""
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        os.replace(tmp, self.path)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"

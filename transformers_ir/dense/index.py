@@ -114,9 +114,7 @@ class DenseIndex(IndexFolder):
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "sentence_transformers": sentence_transformers.__version__, "indexes": {},
             }, indent=2))
-            if self.path.exists():
-                shutil.rmtree(self.path)
-            os.replace(tmp, self.path)
+            self._install(tmp)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

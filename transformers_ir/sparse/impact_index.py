@@ -80,9 +80,7 @@ class ImpactIndex(IndexFolder):
                 "size_bytes": size, "build_seconds": round(seconds, 3),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pyterrier_pisa": pyterrier_pisa.__version__,
             }, indent=2))
-            if self.path.exists():
-                shutil.rmtree(self.path)
-            os.replace(tmp, self.path)
+            self._install(tmp)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -91,9 +91,7 @@ class LuceneIndex(IndexFolder):
                 "fields": ["title", "text"], "doc_count": count, "size_bytes": size,
                 "build_seconds": round(time.perf_counter() - start, 3),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
-            if self.path.exists():
-                shutil.rmtree(self.path)
-            os.replace(tmp, self.path)
+            self._install(tmp)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -126,9 +126,7 @@ class PisaTextIndex(IndexFolder):
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "pyterrier_pisa": pyterrier_pisa.__version__,
             }, indent=2))
-            if self.path.exists():
-                shutil.rmtree(self.path)
-            os.replace(tmp, self.path)
+            self._install(tmp)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
