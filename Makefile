@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dense,rerank,splade,ray,pyserini,dev
+EXTRAS ?= dense,rerank,splade,dsi,ray,pyserini,dev
 SHARED_DATA := $(abspath ../shared/data)
 ifneq ($(wildcard $(SHARED_DATA)),)
 export TIR_DATA_PATH ?= $(SHARED_DATA)

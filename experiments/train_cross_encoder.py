@@ -2,7 +2,9 @@
 re-rank BM25 % 100 on SciFact test; prints nDCG@10 vs BM25 with a paired t-test. Output recorded in
 experiments/train_cross_encoder.md.
 
-    TIR_DATA_PATH=../shared/data HF_HUB_OFFLINE=1 .venv/bin/python experiments/train_cross_encoder.py [TOPICS] [LR]
+    TIR_DATA_PATH=../shared/data HF_HUB_OFFLINE=1 .venv/bin/python experiments/train_cross_encoder.py [TOPICS] [LR] [OUT]
+
+The checkpoint goes to OUT (default ``models/minilm-ce-scifact``, the model ``configs/neural-scifact.yaml`` uses).
 """
 import sys
 import time
@@ -11,12 +13,13 @@ import transformers_ir as tir
 
 topics_n = int(sys.argv[1]) if len(sys.argv) > 1 else 809
 lr = float(sys.argv[2]) if len(sys.argv) > 2 else 5e-5
+out = sys.argv[3] if len(sys.argv) > 3 else "models/minilm-ce-scifact"
 ds = tir.load_dataset("scifact")
 bm25 = tir.BM25(ds, k1=0.9, b=0.4)
 train = ds.topics("train").head(topics_n)
 start = time.perf_counter()
 ce = tir.CrossEncoder(tir.encoders.bundled_minilm(), max_length=128, batch_size=32)
-ce.fit(train, ds.qrels("train"), bm25 % 50, ds, f"/tmp/ce-scifact-{topics_n}-{lr}", epochs=1, batch_size=16,
+ce.fit(train, ds.qrels("train"), bm25 % 50, ds, out, epochs=1, batch_size=16,
        num_negatives=3, learning_rate=lr)
 trained = time.perf_counter() - start
 res = tir.Experiment({"BM25": bm25 % 100, "BM25>>CE": bm25 % 100 >> ds.text_loader(("title", "text")) >> ce},
