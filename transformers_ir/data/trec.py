@@ -8,6 +8,7 @@ import pandas as pd
 import pyterrier as pt
 
 from ..core import InputFormatError, atomic_open
+from ..core.rescore import add_ranks
 
 
 def _lines(path: str | Path) -> Iterator[tuple[int, str]]:
@@ -79,13 +80,6 @@ def read_run(path: str | Path) -> pd.DataFrame:
         rows.append((fields[0], fields[2], score, fields[5]))
     run = pd.DataFrame(rows, columns=["qid", "docno", "score", "name"])
     return add_ranks(run)
-
-
-def add_ranks(results: pd.DataFrame) -> pd.DataFrame:
-    """Sort by qid then descending score and set a 0-based ``rank`` (PyTerrier's convention)."""
-    results = results.sort_values(["qid", "score"], ascending=[True, False], kind="stable").reset_index(drop=True)
-    results["rank"] = results.groupby("qid", sort=False).cumcount()
-    return results
 
 
 def write_run(results: pd.DataFrame, path: str | Path, name: str = "tir") -> None:

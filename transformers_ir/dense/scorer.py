@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from ..core import require_columns
-from ..data import Dataset, add_ranks
+from ..core.rescore import rescored
+from ..data import Dataset
 from ..encoders import BUNDLED_MINILM_NAME
 from .index import DenseIndex
 from .stage_base import DenseStageBase
@@ -51,6 +52,4 @@ class DenseScorer(DenseStageBase):
         query_vectors = self._encode_queries(queries["query"])
         which = pd.Index(queries["qid"]).get_indexer(results["qid"])
         docs = np.asarray(index.vectors()[rows], dtype=np.float32)
-        out = results.drop(columns=[c for c in ("score", "rank") if c in results.columns])
-        out["score"] = np.einsum("ij,ij->i", docs, query_vectors[which]).astype(np.float64)
-        return add_ranks(out)[columns]
+        return rescored(self, results, np.einsum("ij,ij->i", docs, query_vectors[which]), columns)

@@ -1,7 +1,6 @@
 """ColBERT late-interaction re-ranking (MaxSim over token vectors) as a PyTerrier transformer."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -10,7 +9,8 @@ import pandas as pd
 import pyterrier as pt
 
 from ..core import require_columns
-from ..data import Dataset, add_ranks, load_dataset
+from ..core.rescore import rescored
+from ..data import Dataset, load_dataset
 from ..encoders import BUNDLED_MINILM_NAME, autocast, token_lengths, warn_truncated
 from .colbert_model import colbert_identity, load_colbert
 from .cross_encoder import passage_text
@@ -147,12 +147,7 @@ class ColBERT(pt.Transformer):
         scores = np.empty(len(results), dtype=np.float64)
         for qid, rows in results.groupby("qid", sort=False).indices.items():
             scores[rows] = maxsim(queries[qid], [documents[r] for r in rows])
-        nan = np.isnan(scores)
-        if nan.any():
-            warnings.warn(f"{self}: {int(nan.sum())} NaN score(s) replaced by -inf", stacklevel=2)
-            scores[nan] = -np.inf
-        results["score"] = scores
-        return add_ranks(results)[columns]
+        return rescored(self, results, scores, columns)
 
     def fit(self, train_topics: pd.DataFrame, train_qrels: pd.DataFrame, negatives: pt.Transformer,
             dataset: "str | Dataset", output_dir: str | Path, *, epochs: int = 1, batch_size: int = 16,

@@ -1,15 +1,14 @@
 """Cross-encoder re-ranking (sentence-transformers ``CrossEncoder``) as a PyTerrier transformer."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyterrier as pt
 
 from ..core import require_columns
-from ..data import Dataset, add_ranks
+from ..core.rescore import rescored
+from ..data import Dataset
 from ..encoders import PairScorer
 
 
@@ -63,14 +62,7 @@ class CrossEncoder(pt.Transformer):
         if not len(results):
             return pd.DataFrame(columns=columns)
         scores = self.scorer.score(results["query"].tolist(), passage_text(results), desc=f"{self}")
-        scores = scores.astype(np.float64)
-        nan = np.isnan(scores)
-        if nan.any():
-            warnings.warn(f"{self}: {int(nan.sum())} NaN score(s) replaced by -inf", stacklevel=2)
-            scores[nan] = -np.inf
-        out = results.drop(columns=[c for c in ("score", "rank") if c in results.columns])
-        out["score"] = scores
-        return add_ranks(out)[columns]
+        return rescored(self, results, scores, columns)
 
     def fit(self, train_topics: pd.DataFrame, train_qrels: pd.DataFrame, negatives: pt.Transformer,
             dataset: "str | Dataset", output_dir: str | Path, *, epochs: int = 1, batch_size: int = 16,
