@@ -4,6 +4,7 @@ from .config import to_yaml
 from .data import Dataset, TextLoader, load_dataset
 from .dense import Dense, DenseIndex, DenseScorer
 from .experiment import Experiment, ExperimentResult
+from .generative import DSI
 from .rerank import ColBERT, CrossEncoder
 from .sparse import BM25, SPLADE, LuceneBM25, PisaTextIndex, UniCOIL
 
@@ -17,6 +18,6 @@ def from_yaml(text: str) -> dict:
     return _from_yaml(text, stage_registry())
 
 
-__all__ = ["BM25", "ColBERT", "CrossEncoder", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment", "ExperimentResult",
+__all__ = ["BM25", "ColBERT", "CrossEncoder", "DSI", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment", "ExperimentResult",
            "LuceneBM25", "PisaTextIndex", "SPLADE", "TextLoader", "UniCOIL", "encoders", "from_yaml", "load_dataset",
            "to_yaml"]

@@ -1,0 +1,257 @@
+"""DSI (Differentiable Search Index) as a PyTerrier retriever: a seq2seq model decodes docids from queries."""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import pyterrier as pt
+
+from ..core import require_columns
+from ..core.fingerprint import frame_fingerprint
+from ..core.index_folder import index_path
+from ..core.retriever import RESULT_ADDED, retriever_outputs, with_num_results
+from ..data import Dataset, load_dataset
+from ..encoders import BUNDLED_MINILM_NAME, TextEncoder, choose_device, model_identity
+from .docids import SCHEMES, DocidMapping, extend_docids, make_docids
+from .index import DSIIndex
+from .model import DocidModel, base_identity
+from .training import TrainingConfig, document_examples, document_text, indexing_accuracy, query_examples, train_dsi
+from .trie import DocidTrie
+
+
+class DSI(pt.Transformer):
+    """Retrieves by decoding docids of ``dataset``'s documents from the query with a seq2seq ``model``.
+
+    Indexing is training (:meth:`fit`, run on first use): the model learns document text -> docid (plus random
+    spans, sentences as pseudo-queries, and ``train_split``'s queries when given). ``docids`` is ``naive``
+    (document numbers), ``semantic`` (hierarchical k-means of ``docid_encoder`` embeddings, ``branches`` per
+    level, leaves of at most ``leaf_size``) or ``atomic`` (one new token per document). ``model`` is a seq2seq
+    checkpoint (e.g. ``t5-small``) or an encoder-only one (default: the bundled MiniLM) under a random
+    ``decoder_layers``-layer decoder. Retrieval is beam search over a trie of valid docids (``% k`` sets the
+    beams); ``score`` is the docid's log-probability. :meth:`add_documents` indexes more documents (DSI++).
+    The trained model lives in an index folder keyed by corpus, docids, model and training settings.
+    """
+
+    def __init__(self, dataset: "str | Dataset | None" = None, model: str | Path | None = None, *,
+                 docids: str = "naive", num_results: int = 10, index: "DSIIndex | str | Path | None" = None,
+                 train_split: str | None = None, leaf_size: int = 100, branches: int = 10,
+                 docid_encoder: str | Path = BUNDLED_MINILM_NAME, decoder_layers: int = 2, epochs: int = 60,
+                 batch_size: int = 32, learning_rate: float = 1e-3, target_accuracy: float = 1.0,
+                 max_length: int = 64, spans_per_doc: int = 2, span_words: int = 24, pseudo_queries_per_doc: int = 3,
+                 query_ratio: float = 1.0, freeze_encoder: bool | None = None, seed: int = 42,
+                 device: str | None = None, verbose: bool = False):
+        if docids not in SCHEMES:
+            raise ValueError(f"DSI: unknown docids {docids!r}; choose from {list(SCHEMES)}")
+        if index is None and dataset is None:
+            raise ValueError("DSI needs a dataset (to index) or a trained model folder (index=)")
+        self.dataset = load_dataset(dataset) if dataset is not None else None
+        self.model_name = str(model or BUNDLED_MINILM_NAME)
+        self.docids, self.num_results, self.train_split = docids, int(num_results), train_split
+        self.leaf_size, self.branches, self.docid_encoder = int(leaf_size), int(branches), str(docid_encoder)
+        self.decoder_layers, self.device, self.verbose = int(decoder_layers), device, verbose
+        self.training = TrainingConfig(epochs, batch_size, learning_rate, target_accuracy, max_length, spans_per_doc,
+                                       span_words, pseudo_queries_per_doc, query_ratio, freeze_encoder, seed)
+        self._train: tuple[pd.DataFrame, pd.DataFrame] | None = None
+        self._index = index if isinstance(index, DSIIndex) or index is None else DSIIndex(index)
+        self._loaded: tuple[DocidModel, DocidTrie] | None = None
+
+    def __repr__(self) -> str:
+        where = repr(self.dataset.name) if self.dataset is not None else repr(str(self._index.path))
+        return (f"DSI({where}, {self.model_name!r}, docids={self.docids!r}, num_results={self.num_results})")
+
+    def to_config(self) -> dict:
+        """Constructor arguments as plain values (``tir.to_yaml``)."""
+        return {"dataset": self.dataset.name if self.dataset is not None else None, "model": self.model_name,
+                "docids": self.docids, "num_results": self.num_results, "train_split": self.train_split,
+                "leaf_size": self.leaf_size, "branches": self.branches, "docid_encoder": self.docid_encoder,
+                "decoder_layers": self.decoder_layers, **self.training.to_json()}
+
+    # --- the index folder -------------------------------------------------------------------------------------
+
+    def _train_data(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        if self._train is None and self.train_split is not None:
+            self._train = (self.dataset.topics(self.train_split), self.dataset.qrels(self.train_split))
+        return self._train
+
+    def _key(self) -> dict:
+        """What the trained model depends on: corpus, docid scheme, base model, training settings and data."""
+        docids = {"scheme": self.docids}
+        if self.docids == "semantic":
+            docids.update(leaf_size=self.leaf_size, branches=self.branches,
+                          encoder=model_identity(self.docid_encoder)["weights_sha256"] or self.docid_encoder)
+        train = self._train_data()
+        return {"corpus": self.dataset.fingerprint(), "docids": docids,
+                "model": base_identity(self.model_name, self.decoder_layers), "training": self.training.to_json(),
+                "train": [frame_fingerprint(f) for f in train] if train else None}
+
+    @property
+    def index(self) -> DSIIndex:
+        """The folder of the trained model (not trained by asking; see :meth:`prepare`)."""
+        if self._index is None:
+            self._index = DSIIndex(index_path("dsi", self.dataset.name, self._key()))
+        return self._index
+
+    def mapping(self) -> DocidMapping:
+        """The docno <-> docid mapping of the trained model (training first, if needed)."""
+        return self.prepare().index.mapping()
+
+    def prepare(self) -> "DSI":
+        """Train the model if its folder is not built yet (indexing), then load it."""
+        if self._loaded is None:
+            index = self.index
+            if not index.built():
+                if self.dataset is None:
+                    raise FileNotFoundError(f"{self}: model folder {index.path} is not built and no dataset was given")
+                self._build(index)
+            model = index.load_model(choose_device(self.device))
+            mapping = index.mapping()
+            self._loaded = (model, DocidTrie((model.vocab.tokens(d) for d in mapping.docids.values()),
+                                             model.vocab.eos))
+        return self
+
+    def fit(self, train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None) -> "DSI":
+        """Index the dataset by training (documents, pseudo-queries and, when given, training queries with their
+        relevant documents); a no-op when a model with the same inputs is already trained."""
+        if (train_topics is None) != (train_qrels is None):
+            raise ValueError("DSI.fit: give both train_topics and train_qrels, or neither")
+        if self.dataset is None:
+            raise ValueError(f"{self}.fit: needs the dataset whose documents it indexes")
+        if train_topics is not None:
+            self._train, self._index, self._loaded = (train_topics, train_qrels), None, None
+        return self.prepare()
+
+    def _build(self, index: DSIIndex) -> None:
+        start = time.perf_counter()
+        docs = list(self.dataset.corpus_iter())
+        docnos = [str(d["docno"]) for d in docs]
+        embeddings = self._embed(docs) if self.docids == "semantic" else None
+        mapping = make_docids(self.docids, docnos, embeddings, branches=self.branches, leaf_size=self.leaf_size,
+                              seed=self.training.seed)
+        rng = np.random.default_rng(self.training.seed)
+        examples = document_examples(docs, self.training, rng)
+        train = self._train_data()
+        if train:
+            examples = pd.concat([examples, query_examples(*train)], ignore_index=True)
+        model = DocidModel.create(self.model_name, mapping.num_symbols, self.decoder_layers, self.training.seed)
+        stats = train_dsi(model, mapping, examples, self.training, choose_device(self.device), self.verbose)
+        index.write(model, mapping, examples, embeddings, {
+            "type": "dsi", "source": self.dataset.name, "corpus_fingerprint": self.dataset.fingerprint(),
+            "docids": self._key()["docids"], "base_model": base_identity(self.model_name, self.decoder_layers),
+            "training": self.training.to_json(), "train_queries": int(train[0]["qid"].nunique()) if train else 0,
+            **stats, "build_seconds": round(time.perf_counter() - start, 1),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+    def _embed(self, docs: list[dict]) -> np.ndarray:
+        encoder = TextEncoder(self.docid_encoder, device=self.device, show_progress=self.verbose)
+        return encoder.encode([document_text(d) for d in docs], desc="DSI: embedding documents for docids")
+
+    # --- retrieval --------------------------------------------------------------------------------------------
+
+    def fingerprint(self) -> dict:
+        """What this stage computes: the trained weights and docid mapping (so training first, if needed), the
+        base model and training settings, the corpus and the cutoff."""
+        index = self.prepare().index
+        manifest = index.manifest or {}
+        return {"weights": index.weights_sha256(), "docids": index.mapping().sha256(),
+                "scheme": index.mapping().scheme, "base_model": manifest.get("base_model"),
+                "training": manifest.get("training"), "corpus": manifest.get("corpus_fingerprint"),
+                "num_results": self.num_results}
+
+    def fuse_rank_cutoff(self, k: int) -> "DSI":
+        """``self % k``: decode ``k`` beams instead of cutting afterwards."""
+        return with_num_results(self, k)
+
+    def transform_outputs(self, input_columns: list[str]) -> list[str]:
+        return retriever_outputs(self, input_columns)
+
+    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
+        columns = self.transform_outputs(list(topics.columns))
+        topics = topics.drop(columns=[c for c in RESULT_ADDED if c in topics.columns]).reset_index(drop=True)
+        queries = topics["query"].fillna("").astype(str)
+        asked = np.flatnonzero(queries.str.strip() != "").tolist()
+        if not asked:
+            return pd.DataFrame(columns=columns)
+        self.prepare()
+        model, trie = self._loaded
+        mapping = self.index.mapping()
+        k = min(self.num_results, len(mapping))
+        decoded = model.decode(queries.iloc[asked].tolist(), trie, k, self.training.max_length,
+                               self.training.batch_size)
+        rows, docnos, scores, ranks = [], [], [], []
+        for row, found in zip(asked, decoded):
+            for rank, (docid, score) in enumerate(found):
+                rows.append(row)
+                docnos.append(mapping.docno(docid))
+                scores.append(score)
+                ranks.append(rank)
+        results = topics.iloc[rows].reset_index(drop=True)
+        results["docno"] = docnos
+        results["score"] = np.asarray(scores, dtype=np.float64)
+        results["rank"] = np.asarray(ranks, dtype=np.int64)
+        return results[columns]
+
+    def indexing_accuracy(self, docs: "pd.DataFrame | Iterable[dict] | None" = None) -> float:
+        """Hits@1 of greedy constrained decoding of each document's title + text (default: every indexed document,
+        added ones included)."""
+        self.prepare()
+        if docs is None:
+            inputs = self.index.examples().query("kind == 'document'")
+            texts, docnos = inputs["text"].tolist(), inputs["docno"].tolist()
+        else:
+            docs = _records(docs)
+            texts, docnos = [document_text(d) for d in docs], [str(d["docno"]) for d in docs]
+        model, trie = self._loaded
+        return indexing_accuracy(model, self.index.mapping(), trie, texts, docnos, self.training.max_length)
+
+    # --- incremental indexing (DSI++) -------------------------------------------------------------------------
+
+    def add_documents(self, docs: "pd.DataFrame | Iterable[dict]", *, replay: bool = True, replay_ratio: float = 4.0,
+                      epochs: int | None = None, learning_rate: float | None = None) -> "DSI":
+        """A stage whose model also retrieves ``docs`` (``docno, text``, optional ``title``): they get new docids
+        (next numbers / nearest leaf / new tokens) and training continues on their inputs (at ``learning_rate``,
+        default half the indexing one), mixed with ``replay_ratio`` times as many earlier training examples when
+        ``replay`` (to limit forgetting). This stage is unchanged; the new model gets its own folder."""
+        docs = _records(docs)
+        require_columns("DSI.add_documents docs", list(docs[0]) if docs else [], ["docno", "text"])
+        self.prepare()
+        parent = self.index
+        old_mapping = parent.mapping()
+        docnos = [str(d["docno"]) for d in docs]
+        embeddings = self._embed(docs) if old_mapping.scheme == "semantic" else None
+        stored = parent.embeddings()
+        mapping = extend_docids(old_mapping, docnos, embeddings, stored)
+        training = TrainingConfig(**{**self.training.to_json(), "epochs": epochs or self.training.epochs,
+                                     "learning_rate": learning_rate or self.training.learning_rate / 2})
+        key = {"parent": parent.path.name, "weights": parent.weights_sha256(), "docids": mapping.sha256(),
+               "added": frame_fingerprint(pd.DataFrame(docs).astype(str)), "replay": replay,
+               "replay_ratio": replay_ratio, "training": training.to_json()}
+        index = DSIIndex(index_path("dsi", self.dataset.name if self.dataset is not None else "folder", key))
+        if not index.built():
+            model = parent.load_model(choose_device(self.device))
+            if mapping.num_symbols > model.vocab.num_symbols:
+                model.add_symbols(mapping.num_symbols - model.vocab.num_symbols)
+            rng = np.random.default_rng(training.seed)
+            new = document_examples(docs, training, rng)
+            old = parent.examples()
+            replayed = (old.sample(n=min(len(old), round(replay_ratio * len(new))), random_state=training.seed)
+                        if replay else old.iloc[:0])
+            examples = pd.concat([new, replayed], ignore_index=True)
+            stats = train_dsi(model, mapping, examples, training, choose_device(self.device), self.verbose)
+            index.write(model, mapping, pd.concat([old, new], ignore_index=True),
+                        None if embeddings is None else np.concatenate([stored, embeddings]),
+                        {**(parent.manifest or {}), "type": "dsi", "parent": str(parent.path),
+                         "added_documents": len(docs), "replay": replay, "replay_ratio": replay_ratio,
+                         "replayed_examples": len(replayed), "training": training.to_json(),
+                         **stats, "build_seconds": stats["seconds"],
+                         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        stage = copy.copy(self)
+        stage._index, stage._loaded, stage.training = index, None, training
+        return stage
+
+
+def _records(docs: "pd.DataFrame | Iterable[dict]") -> list[dict]:
+    return docs.to_dict("records") if isinstance(docs, pd.DataFrame) else [dict(d) for d in docs]
