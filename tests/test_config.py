@@ -154,6 +154,8 @@ def test_to_yaml_round_trips_to_equal_fingerprints():
         assert stage_fingerprint(pipeline) is not None
         assert stage_fingerprint(loaded[name]) == stage_fingerprint(pipeline), name
     assert stage_fingerprint(tir.from_yaml(text.replace("k1: 1.2", "k1: 1.3"))["ff"]) != stage_fingerprint(pipelines["ff"])
+    from transformers_ir.config.to_yaml import pipeline_text  # how stages.csv names an operator stage
+    assert pipeline_text(pipelines["ff"]) == f"(0.3 * ({bm25!r} % 100)) + (0.7 * ({bm25_b!r} % 100))"
 
 
 def test_to_yaml_refuses_what_it_cannot_express():

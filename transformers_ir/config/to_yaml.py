@@ -1,7 +1,7 @@
 """``tir.to_yaml(pipeline)``: the ``stages:`` / ``pipelines:`` YAML of pipelines built in Python, and back."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pyterrier as pt
 import yaml
@@ -32,26 +32,36 @@ class _Namer:
         return name
 
 
-def _group(expression: str) -> str:
-    return expression if expression.replace("_", "").isalnum() else f"({expression})"
+def _is_operator(t: pt.Transformer) -> bool:
+    return isinstance(t, (_ops.Compose, *_INFIX))
 
 
-def _expression(t: pt.Transformer, namer: _Namer) -> str:
+def _expression(t: pt.Transformer, leaf: Callable[[Any], str]) -> str:
+    """``t`` written in the pipeline grammar, each stage that is not an operator written by ``leaf``."""
+    def operand(child: pt.Transformer) -> str:
+        text = _expression(child, leaf)
+        return f"({text})" if _is_operator(child) else text
+
     if isinstance(t, _ops.Compose):
-        expr = _expression(t[0], namer)
+        expr, composite = _expression(t[0], leaf), _is_operator(t[0])
         for child in list(t)[1:]:
-            if isinstance(child, _ops.RankCutoff):
-                expr = f"{_group(expr)} % {child.k}"
-            elif isinstance(child, _ops.ScalarProduct):
-                expr = f"{child.scalar!r} * {_group(expr)}"
+            if isinstance(child, (_ops.RankCutoff, _ops.ScalarProduct)):
+                grouped = f"({expr})" if composite else expr
+                expr = f"{grouped} % {child.k}" if isinstance(child, _ops.RankCutoff) else f"{child.scalar!r} * {grouped}"
             else:
-                expr = f"{expr} >> {_group(_expression(child, namer))}"
+                expr = f"{expr} >> {operand(child)}"
+            composite = True
         return expr
     for cls, op in _INFIX.items():
         if isinstance(t, cls):
             parts = list(t) if isinstance(t, _ops.NAryTransformerBase) else [t.left, t.right]
-            return f" {op} ".join(_group(_expression(p, namer)) for p in parts)
-    return namer.name(t)
+            return f" {op} ".join(operand(p) for p in parts)
+    return leaf(t)
+
+
+def pipeline_text(t: pt.Transformer) -> str:
+    """``t`` as an expression of its stages' reprs, e.g. ``BM25(...) + 0.7 * (BM25(...) >> DenseScorer(...))``."""
+    return _expression(t, repr)
 
 
 def to_yaml(pipelines: "pt.Transformer | Mapping[str, pt.Transformer]", name: str = "pipeline") -> str:
@@ -59,7 +69,7 @@ def to_yaml(pipelines: "pt.Transformer | Mapping[str, pt.Transformer]", name: st
     if isinstance(pipelines, pt.Transformer):
         pipelines = {name: pipelines}
     namer = _Namer()
-    exprs = {n: _expression(p, namer) for n, p in pipelines.items()}
+    exprs = {n: _expression(p, namer.name) for n, p in pipelines.items()}
     return yaml.safe_dump({"stages": namer.stages, "pipelines": exprs}, sort_keys=False)
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pyterrier as pt
 from pyterrier._ops import Compose
 
+from ..config.to_yaml import pipeline_text
 from ..core import StageError
 from ..core.fingerprint import chain_key, frame_fingerprint, stage_fingerprint
 from .cache import StageCache
@@ -136,15 +137,15 @@ def _apply(stage, position: int, frame: pd.DataFrame, input_fp: str | None, cach
         for source, _ in rebuild:
             out = source.transform(out)
         out = out[entry.columns]
-        return out, StageRecord(position, str(stage), entry.seconds, len(out), True, _peak_rss_mb(), device), key
+        return out, StageRecord(position, pipeline_text(stage), entry.seconds, len(out), True, _peak_rss_mb(), device), key
     out, seconds, gpu = _timed(stage, frame)
     if cache is not None and key:
         dropped = {c for _, cols in rebuild for c in cols}
-        cache.put(key, out.drop(columns=[c for c in out.columns if c in dropped]), seconds, str(stage),
+        cache.put(key, out.drop(columns=[c for c in out.columns if c in dropped]), seconds, pipeline_text(stage),
                   list(out.columns))
     if not getattr(stage, "cache_output", True):
         key = chain_key(fp, input_fp) if fp and input_fp else None
-    return out, StageRecord(position, str(stage), seconds, len(out), False, _peak_rss_mb(), device, gpu), key
+    return out, StageRecord(position, pipeline_text(stage), seconds, len(out), False, _peak_rss_mb(), device, gpu), key
 
 
 def batch1_latency(chain: list[pt.Transformer], topics: pd.DataFrame) -> np.ndarray:
