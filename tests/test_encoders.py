@@ -56,6 +56,17 @@ def test_choose_device_uses_cpu_with_one_thread_per_core():
     assert torch.get_num_threads() == cpu_cores()
 
 
+def test_tir_torch_threads_sets_the_cpu_thread_count(monkeypatch):
+    monkeypatch.setenv("TIR_TORCH_THREADS", "1")
+    try:
+        assert choose_device("cpu") == "cpu" and torch.get_num_threads() == 1
+        monkeypatch.setenv("TIR_TORCH_THREADS", "two")
+        with pytest.raises(ValueError, match="TIR_TORCH_THREADS must be a positive integer, got 'two'"):
+            choose_device("cpu")
+    finally:
+        torch.set_num_threads(cpu_cores())
+
+
 def test_length_batches_sort_longest_first_and_cover_every_input_once():
     lengths = np.array([3, 9, 1, 9, 5, 2, 7])
     batches = length_batches(lengths, 3)

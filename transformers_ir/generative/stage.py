@@ -19,7 +19,8 @@ from ..encoders import BUNDLED_MINILM_NAME, TextEncoder, choose_device, model_id
 from .docids import SCHEMES, DocidMapping, extend_docids, make_docids
 from .index import DSIIndex
 from .model import DocidModel, base_identity
-from .training import TrainingConfig, document_examples, document_text, indexing_accuracy, query_examples, train_dsi
+from .training import (TrainingConfig, document_examples, document_text, indexing_accuracy, query_examples,
+                       resolved_freeze, train_dsi)
 from .trie import DocidTrie
 
 
@@ -85,7 +86,9 @@ class DSI(pt.Transformer):
                           encoder=model_identity(self.docid_encoder)["weights_sha256"] or self.docid_encoder)
         train = self._train_data()
         return {"corpus": self.dataset.fingerprint(), "docids": docids,
-                "model": base_identity(self.model_name, self.decoder_layers), "training": self.training.to_json(),
+                "model": base_identity(self.model_name, self.decoder_layers),
+                "training": {**self.training.to_json(),
+                             "freeze_encoder": resolved_freeze(self.training, choose_device(self.device))},
                 "train": [frame_fingerprint(f) for f in train] if train else None}
 
     @property
@@ -214,7 +217,9 @@ class DSI(pt.Transformer):
         """A stage whose model also retrieves ``docs`` (``docno, text``, optional ``title``): they get new docids
         (next numbers / nearest leaf / new tokens) and training continues on their inputs (at ``learning_rate``,
         default half the indexing one), mixed with ``replay_ratio`` times as many earlier training examples when
-        ``replay`` (to limit forgetting). This stage is unchanged; the new model gets its own folder."""
+        ``replay`` (to limit forgetting). Early stopping looks at the new documents only, so without replay it
+        cannot see forgetting (measure it with :meth:`indexing_accuracy`). This stage is unchanged; the new model
+        gets its own folder."""
         docs = _records(docs)
         require_columns("DSI.add_documents docs", list(docs[0]) if docs else [], ["docno", "text"])
         self.prepare()

@@ -48,6 +48,11 @@ class TrainingConfig:
         return asdict(self)
 
 
+def resolved_freeze(config: TrainingConfig, device: str) -> bool:
+    """Whether the encoder is frozen: ``config.freeze_encoder``, by default on CPU only."""
+    return config.freeze_encoder if config.freeze_encoder is not None else device == "cpu"
+
+
 def document_text(doc: dict) -> str:
     """What a DSI model reads of a document: ``title + " " + text``."""
     return f"{doc.get('title') or ''} {doc.get('text') or ''}".strip()
@@ -133,8 +138,9 @@ def train_dsi(model: DocidModel, mapping: DocidMapping, examples: pd.DataFrame, 
     evaluation = examples[examples["kind"] == "document"]
     eval_texts, eval_docnos = evaluation["text"].tolist(), evaluation["docno"].tolist()
 
+    start = time.perf_counter()  # the encoder-output cache is part of training time
     net = model.model.to(device)
-    freeze = config.freeze_encoder if config.freeze_encoder is not None else device == "cpu"
+    freeze = resolved_freeze(config, device)
     cache = None
     if freeze and model.freeze_encoder():
         cache = _EncoderCache(model, examples["text"], config.max_length, 2 * config.batch_size)
@@ -143,7 +149,7 @@ def train_dsi(model: DocidModel, mapping: DocidMapping, examples: pd.DataFrame, 
     total_steps = config.epochs * math.ceil(per_epoch / config.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / total_steps))
 
-    start, losses, accuracy, epoch = time.perf_counter(), [], 0.0, 0
+    losses, accuracy, epoch = [], 0.0, 0
     bar = tqdm(range(1, config.epochs + 1), desc="DSI indexing", unit="epoch", disable=not verbose)
     for epoch in bar:
         net.train()
