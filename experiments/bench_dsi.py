@@ -103,14 +103,8 @@ def timed_qps(stage, topics, batch_one: bool) -> tuple[float, object]:
 
 def adi_subset(adi, root: Path):
     """ADI without the HELD_OUT documents, with all topics and qrels, as a dataset folder (as tests/test_dsi.py)."""
-    import transformers_ir as tir
-    root.mkdir(parents=True)
-    docs = [d for d in adi.corpus_iter() if d["docno"] not in HELD_OUT]
-    (root / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
-    adi.topics().to_csv(root / "topics.tsv", sep="\t", header=False, index=False)
-    adi.qrels().assign(iteration=0)[["qid", "iteration", "docno", "label"]].to_csv(
-        root / "qrels.txt", sep=" ", header=False, index=False)
-    return tir.load_dataset(str(root))
+    from transformers_ir.data import write_folder
+    return write_folder(root, [d for d in adi.corpus_iter() if d["docno"] not in HELD_OUT], adi.topics(), adi.qrels())
 
 
 def main() -> None:

@@ -7,8 +7,6 @@ experiments/dsi_scifact.md.
     TIR_DATA_PATH=../shared/data HF_HUB_OFFLINE=1 .venv/bin/python experiments/dsi_scifact.py [DOCS] [TRAIN_TOPICS] \
         [EPOCHS] [STAGE.PARAM=VALUE ...]
 """
-import gzip
-import json
 import sys
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 import yaml
 
 import transformers_ir as tir
+from transformers_ir.data import write_folder
 from transformers_ir.runner import run_config
 
 docs_n = int(sys.argv[1]) if len(sys.argv) > 1 else 600
@@ -42,14 +41,8 @@ if docs_n:
     corpus = {str(d["docno"]): d for d in scifact.corpus_iter()}
     others = sorted(set(corpus) - set(keep))
     keep += list(np.random.default_rng(0).choice(others, max(0, docs_n - len(keep)), replace=False))
-    with gzip.open(folder / "corpus.jsonl.gz", "wt") as f:
-        for docno in keep:
-            doc = corpus[docno]
-            f.write(json.dumps({"docno": docno, "title": doc.get("title", ""), "text": doc["text"]}) + "\n")
-    for split, topics, qrels in (("test", scifact.topics("test"), test_qrels), ("train", train_topics, train_qrels)):
-        topics[["qid", "query"]].to_csv(folder / f"topics.{split}.tsv", sep="\t", header=False, index=False)
-        qrels.assign(iteration="0")[["qid", "iteration", "docno", "label"]].to_csv(
-            folder / f"qrels.{split}.txt", sep=" ", header=False, index=False)
+    write_folder(folder, [corpus[d] for d in keep], scifact.topics("test"), test_qrels, split="test")
+    write_folder(folder, None, train_topics, train_qrels, split="train")
     config["dataset"] = str(folder.resolve())
     print(f"slice: {len(keep)} documents ({test_qrels['docno'].nunique()} judged for test), "
           f"{train_topics['qid'].nunique()} train topics")

@@ -7,7 +7,7 @@ import pytest
 
 import transformers_ir as tir
 from transformers_ir.core import DatasetNotFoundError, InputFormatError, TirError
-from transformers_ir.data import read_qrels, read_run, read_topics, write_run
+from transformers_ir.data import read_qrels, read_run, read_topics, write_folder, write_run
 
 from .conftest import needs_data
 
@@ -84,6 +84,18 @@ def test_run_round_trip(tmp_path):
     assert lines[0] == "1 Q0 b 1 2.5 x"
     back = read_run(tmp_path / "r.trec")
     assert back[["qid", "docno", "rank"]].values.tolist() == [["1", "b", 0], ["1", "a", 1], ["2", "c", 0]]
+
+
+def test_write_folder_makes_a_slice_an_ordinary_dataset(tmp_path):
+    vaswani = tir.load_dataset("vaswani")
+    docs = [d for _, d in zip(range(5), vaswani.corpus_iter())]
+    topics = vaswani.topics().head(3)
+    qrels = vaswani.qrels()[vaswani.qrels()["qid"].isin(topics["qid"])]
+    write_folder(tmp_path / "slice", docs, topics, qrels, split="test")
+    sliced = tir.load_dataset(str(tmp_path / "slice"))
+    assert sliced.splits == ["test"] and [d["docno"] for d in sliced.corpus_iter()] == [d["docno"] for d in docs]
+    assert sliced.topics("test")[["qid", "query"]].values.tolist() == topics[["qid", "query"]].values.tolist()
+    assert sliced.qrels("test")[["qid", "docno", "label"]].values.tolist() == qrels[["qid", "docno", "label"]].values.tolist()
 
 
 def test_text_loader_attaches_text_and_title():

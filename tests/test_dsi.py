@@ -1,7 +1,6 @@
 """DSI generative retrieval: docid schemes, the docid trie, training on ADI, constrained decoding, DSI++."""
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 import torch
 
 import transformers_ir as tir
+from transformers_ir.data import write_folder
 from transformers_ir.encoders import bundled_minilm
 from transformers_ir.generative import (DSI, DocidMapping, DocidModel, DocidTrie, MissingDocidsError,
                                         UnknownDocnoError, atomic_docids, extend_docids, naive_docids,
@@ -133,15 +133,13 @@ def test_seq2seq_checkpoint_gets_atomic_docid_tokens(tiny_models):
 @pytest.fixture(scope="module")
 def tiny_collection(tmp_path_factory):
     """12 short documents and 3 queries, as a dataset folder."""
-    root = tmp_path_factory.mktemp("tiny") / "tiny"
-    root.mkdir()
     topics = ["cats and dogs", "solar energy", "ancient rome"]
     docs = [{"docno": f"t{i}", "title": f"{topics[i % 3]} {i}", "text": f"document {i} is about {topics[i % 3]}. "
              f"It has number {i} in it, and a second sentence about {topics[i % 3]}."} for i in range(12)]
-    (root / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
-    (root / "topics.tsv").write_text("".join(f"q{i}\t{t}\n" for i, t in enumerate(topics)))
-    (root / "qrels.txt").write_text("".join(f"q{i % 3} 0 t{i} 1\n" for i in range(12)))
-    return tir.load_dataset(str(root))
+    return write_folder(tmp_path_factory.mktemp("tiny") / "tiny", docs,
+                        pd.DataFrame({"qid": [f"q{i}" for i in range(3)], "query": topics}),
+                        pd.DataFrame({"qid": [f"q{i % 3}" for i in range(12)], "docno": [f"t{i}" for i in range(12)],
+                                      "label": 1}))
 
 
 def test_tiny_dsi_end_to_end_with_atomic_docids(tiny_collection, tiny_models):
@@ -201,14 +199,8 @@ def adi():
 @pytest.fixture(scope="module")
 def adi_indexed(adi, tmp_path_factory):
     """ADI without the HELD_OUT documents (added later by DSI++), with all of ADI's topics and qrels."""
-    root = tmp_path_factory.mktemp("adi-indexed") / "adi-indexed"
-    root.mkdir()
     docs = [d for d in adi.corpus_iter() if d["docno"] not in HELD_OUT]
-    (root / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
-    adi.topics().to_csv(root / "topics.tsv", sep="\t", header=False, index=False)
-    adi.qrels().assign(iteration=0)[["qid", "iteration", "docno", "label"]].to_csv(
-        root / "qrels.txt", sep=" ", header=False, index=False)
-    return tir.load_dataset(str(root))
+    return write_folder(tmp_path_factory.mktemp("adi-indexed") / "adi-indexed", docs, adi.topics(), adi.qrels())
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..core import DatasetNotFoundError
 from .dataset import Dataset
 from .docstore import DocStore, TextLoader
-from .folder import FolderDataset
+from .folder import FolderDataset, write_folder
 from .irds import IrdsDataset
 from .trec import add_ranks, read_qrels, read_run, read_topics, write_run
 
@@ -42,4 +42,4 @@ def load_dataset(name_or_path: "str | Path | Dataset") -> Dataset:
 
 
 __all__ = ["Dataset", "DocStore", "TextLoader", "FolderDataset", "IrdsDataset", "load_dataset",
-           "data_search_path", "read_topics", "read_qrels", "read_run", "write_run", "add_ranks"]
+           "data_search_path", "read_topics", "read_qrels", "read_run", "write_run", "write_folder", "add_ranks"]

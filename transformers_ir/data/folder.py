@@ -5,7 +5,7 @@ import json
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import pandas as pd
 import pyterrier as pt
@@ -81,3 +81,22 @@ class FolderDataset(Dataset):
 
     def qrels_fingerprint(self, split: str | None = None) -> str:
         return file_sha256(self._file("qrels", split))
+
+
+def write_folder(root: str | Path, docs: Iterable[dict] | None, topics: pd.DataFrame | None = None,
+                 qrels: pd.DataFrame | None = None, split: str | None = None) -> FolderDataset:
+    """Write ``docs`` (``docno, text``, optional ``title``), ``topics`` (``qid, query``) and ``qrels`` (``qid, docno,
+    label``) as a dataset folder at ``root`` (``topics.<split>.tsv`` / ``qrels.<split>.txt`` when ``split``; what is
+    ``None`` is not written), and open it: slices and derived collections become ordinary datasets."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if docs is not None:
+        with open(root / "corpus.jsonl", "w") as f:
+            f.writelines(json.dumps({k: d[k] for k in ("docno", "title", "text") if k in d}) + "\n" for d in docs)
+    suffix = f".{split}" if split else ""
+    if topics is not None:
+        topics[["qid", "query"]].to_csv(root / f"topics{suffix}.tsv", sep="\t", header=False, index=False)
+    if qrels is not None:
+        qrels.assign(iteration="0")[["qid", "iteration", "docno", "label"]].to_csv(
+            root / f"qrels{suffix}.txt", sep=" ", header=False, index=False)
+    return FolderDataset(root)
