@@ -128,7 +128,7 @@ def main() -> None:
     from transformers_ir.generative.training import document_examples
 
     try:
-        device = choose_device()  # cpu here; sets torch's threads to the cores
+        device = choose_device()  # cpu here; sets torch's threads ($TIR_TORCH_THREADS, else one per core)
         loads = {"start": os.getloadavg()[0]}
         rss = {"start (imports)": peak_rss_mib()}
         adi = tir.load_dataset("adi")
@@ -227,13 +227,14 @@ def main() -> None:
         f"| {p['model']} | {p['old']:.3f} | {p['new']:.3f} | {p['all']:.3f} | {p['ndcg']:.4f} | {p['replayed']} |"
         .replace("nan", "-") for p in plus)
     rss_rows = "\n".join(f"| {phase} | {value:.0f} |" for phase, value in rss.items())
+    threads_env = f"TIR_TORCH_THREADS={os.environ['TIR_TORCH_THREADS']} " if "TIR_TORCH_THREADS" in os.environ else ""
     load_text = ", ".join(f"{k} {v:.2f}" for k, v in loads.items())
     report = f"""# DSI on ADI: training, generation, memory, DSI++
 
-`cd /work/main && HF_HUB_OFFLINE=1 TIR_DATA_PATH=/work/shared/data .venv/bin/python experiments/bench_dsi.py{''.join(' ' + a for a in sys.argv[1:])}`
+`{threads_env}HF_HUB_OFFLINE=1 TIR_DATA_PATH=../shared/data .venv/bin/python experiments/bench_dsi.py{''.join(' ' + a for a in sys.argv[1:])}`
 on {time.strftime('%Y-%m-%d %H:%M')}: {platform.machine()}, {os.cpu_count()} CPUs, device {device}, torch {torch.__version__}
-with {torch.get_num_threads()} threads; 1-minute load average: {load_text} (other jobs, among them a SciFact DSI
-training, share these 2 cores, so absolute rates are noisy; variants run interleaved, best of {args.repeats} runs).
+with {torch.get_num_threads()} threads; 1-minute load average: {load_text} (other jobs may share these cores, so
+absolute rates are noisy; variants run interleaved, best of {args.repeats} runs).
 Total run time {total / 60:.1f} min. Private TIR_CACHE_DIR (temporary, removed afterwards): every model and index
 below was built by this run. Model: bundled all-MiniLM-L6-v2 encoder ({u['params'] / 1e6:.1f} M parameters with the
 decoder) under a random 2-layer BERT decoder over docid digits; naive docids (ADI's 82 documents: 2 digits).
