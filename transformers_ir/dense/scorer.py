@@ -6,8 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import require_columns
-from ..core.rescore import rescored
+from ..core.rescore import rescored, rescorer_outputs
 from ..data import Dataset
 from ..encoders import BUNDLED_MINILM_NAME
 from .index import DenseIndex
@@ -38,8 +37,7 @@ class DenseScorer(DenseStageBase):
         return f"DenseScorer({self._where()}, model={self.encoder.model_name!r})"
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
-        require_columns(self, input_columns, ["qid", "query", "docno"])
-        return [c for c in input_columns if c not in ("score", "rank")] + ["score", "rank"]
+        return rescorer_outputs(self, input_columns, ["qid", "query", "docno"])
 
     def transform(self, results: pd.DataFrame) -> pd.DataFrame:
         columns = self.transform_outputs(list(results.columns))

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pyterrier as pt
 
-from ..core import require_columns
-from ..core.rescore import rescored
+from ..core.rescore import rescored, rescorer_outputs
 from ..data import Dataset, load_dataset
 from ..encoders import BUNDLED_MINILM_NAME, autocast, token_lengths, warn_truncated
 from .colbert_model import colbert_identity, load_colbert
@@ -126,12 +125,10 @@ class ColBERT(pt.Transformer):
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
         if self.mode == "on_the_fly":
-            require_columns(self, input_columns, ["qid", "query", "docno", "text"],
-                            hint="attach document text first (e.g. `>> dataset.text_loader(('title', 'text'))`), "
-                                 "or use mode='index'")
-        else:
-            require_columns(self, input_columns, ["qid", "query", "docno"])
-        return [c for c in input_columns if c not in ("score", "rank")] + ["score", "rank"]
+            return rescorer_outputs(self, input_columns, ["qid", "query", "docno", "text"],
+                                    hint="attach document text first (e.g. `>> dataset.text_loader(('title', 'text'))`), "
+                                         "or use mode='index'")
+        return rescorer_outputs(self, input_columns, ["qid", "query", "docno"])
 
     def transform(self, results: pd.DataFrame) -> pd.DataFrame:
         columns = self.transform_outputs(list(results.columns))

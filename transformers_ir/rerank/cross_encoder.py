@@ -6,8 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pyterrier as pt
 
-from ..core import require_columns
-from ..core.rescore import rescored
+from ..core.rescore import rescored, rescorer_outputs
 from ..data import Dataset
 from ..encoders import PairScorer
 
@@ -53,9 +52,8 @@ class CrossEncoder(pt.Transformer):
         return self
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
-        require_columns(self, input_columns, ["qid", "query", "docno", "text"],
-                        hint="attach document text first, e.g. `>> TextLoader(dataset, fields=('title', 'text'))`")
-        return [c for c in input_columns if c not in ("score", "rank")] + ["score", "rank"]
+        return rescorer_outputs(self, input_columns, ["qid", "query", "docno", "text"],
+                                hint="attach document text first, e.g. `>> TextLoader(dataset, fields=('title', 'text'))`")
 
     def transform(self, results: pd.DataFrame) -> pd.DataFrame:
         columns = self.transform_outputs(list(results.columns))

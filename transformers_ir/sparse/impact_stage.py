@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pyterrier as pt
 
-from ..core import atomic_write_text, require_columns
+from ..core import atomic_write_text
 from ..core.retriever import RESULT_ADDED, retriever_outputs, with_num_results
+from ..core.rescore import rescorer_outputs
 from ..data import Dataset, load_dataset
 from .impact_index import ImpactIndex, SparseVector, quantise
 
@@ -130,9 +131,8 @@ class ImpactStageBase(pt.Transformer):
         if self.mode == "retrieve":
             return retriever_outputs(self, input_columns)
         needed = ["qid", "query", "docno"] + ([] if self.dataset is not None else ["text"])
-        require_columns(self, input_columns, needed, hint="re-scoring needs document text (add a TextLoader) "
-                                                          "or a dataset to look documents up")
-        return [c for c in input_columns if c not in ("score", "rank")] + ["score", "rank"]
+        return rescorer_outputs(self, input_columns, needed, hint="re-scoring needs document text (add a TextLoader) "
+                                                                  "or a dataset to look documents up")
 
     def query_vectors(self, queries: Sequence[str]) -> list[dict[str, int]]:
         """Quantised query vectors (what PISA is asked)."""
