@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import copy
-from typing import Iterable, TypeVar
+from typing import Iterable, Sequence, TypeVar
+
+import numpy as np
+import pandas as pd
 
 from .columns import require_columns
 
@@ -15,6 +18,22 @@ def retriever_outputs(stage: object, input_columns: Iterable[str]) -> list[str]:
     columns = list(input_columns)
     require_columns(stage, columns, ["qid", "query"])
     return [c for c in columns if c not in RESULT_ADDED] + list(RESULT_ADDED)
+
+
+def without_results(topics: pd.DataFrame) -> pd.DataFrame:
+    """The queries of ``topics``: earlier results' ``docno, score, rank`` dropped (a retriever ranks afresh)."""
+    return topics.drop(columns=[c for c in RESULT_ADDED if c in topics.columns]).reset_index(drop=True)
+
+
+def results_frame(queries: pd.DataFrame, rows: Sequence[int], docnos: Sequence[str], scores: Sequence[float],
+                  ranks: Sequence[int], columns: list[str]) -> pd.DataFrame:
+    """A retriever's results: for each ``i``, row ``rows[i]`` of ``queries`` with ``docnos[i]``, ``scores[i]``
+    (float64) and ``ranks[i]`` (int64), in ``columns`` order."""
+    results = queries.iloc[np.asarray(rows, dtype=np.int64)].reset_index(drop=True)
+    results["docno"] = np.asarray(docnos, dtype=object)
+    results["score"] = np.asarray(scores, dtype=np.float64)
+    results["rank"] = np.asarray(ranks, dtype=np.int64)
+    return results[columns]
 
 
 def with_num_results(stage: R, k: int, reset: Iterable[str] = ()) -> R:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.retriever import RESULT_ADDED, retriever_outputs, with_num_results
+from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
 from ..data import Dataset
 from ..encoders import BUNDLED_MINILM_NAME
 from .index import INDEX_TYPES, DenseIndex
@@ -55,7 +55,7 @@ class Dense(DenseStageBase):
 
     def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
         columns = self.transform_outputs(list(topics.columns))
-        topics = topics.drop(columns=[c for c in RESULT_ADDED if c in topics.columns]).reset_index(drop=True)
+        topics = without_results(topics)
         if not len(topics):
             return pd.DataFrame(columns=columns)
         self.prepare()
@@ -66,9 +66,5 @@ class Dense(DenseStageBase):
         order = np.argsort(-scores, axis=1, kind="stable")  # FAISS sorts already; make ties deterministic
         scores, ids = np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
         found = ids >= 0  # approximate indexes may return fewer than k
-        rows = np.repeat(np.arange(len(topics)), found.sum(axis=1))
-        results = topics.iloc[rows].reset_index(drop=True)
-        results["docno"] = index.docnos()[ids[found]]
-        results["score"] = scores[found].astype(np.float64)
-        results["rank"] = (np.cumsum(found, axis=1) - 1)[found].astype(np.int64)
-        return results[columns]
+        return results_frame(topics, np.repeat(np.arange(len(topics)), found.sum(axis=1)), index.docnos()[ids[found]],
+                             scores[found], (np.cumsum(found, axis=1) - 1)[found], columns)

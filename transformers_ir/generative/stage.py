@@ -13,7 +13,7 @@ import pyterrier as pt
 from ..core import require_columns
 from ..core.fingerprint import frame_fingerprint
 from ..core.index_folder import index_path
-from ..core.retriever import RESULT_ADDED, retriever_outputs, with_num_results
+from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
 from ..data import Dataset, load_dataset
 from ..encoders import BUNDLED_MINILM_NAME, TextEncoder, choose_device, model_identity
 from .docids import SCHEMES, DocidMapping, extend_docids, make_docids
@@ -173,7 +173,7 @@ class DSI(pt.Transformer):
 
     def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
         columns = self.transform_outputs(list(topics.columns))
-        topics = topics.drop(columns=[c for c in RESULT_ADDED if c in topics.columns]).reset_index(drop=True)
+        topics = without_results(topics)
         queries = topics["query"].fillna("").astype(str)
         asked = np.flatnonzero(queries.str.strip() != "").tolist()
         if not asked:
@@ -184,18 +184,10 @@ class DSI(pt.Transformer):
         k = min(self.num_results, len(mapping))
         decoded = model.decode(queries.iloc[asked].tolist(), trie, k, self.training.max_length,
                                self.training.batch_size)
-        rows, docnos, scores, ranks = [], [], [], []
-        for row, found in zip(asked, decoded):
-            for rank, (docid, score) in enumerate(found):
-                rows.append(row)
-                docnos.append(mapping.docno(docid))
-                scores.append(score)
-                ranks.append(rank)
-        results = topics.iloc[rows].reset_index(drop=True)
-        results["docno"] = docnos
-        results["score"] = np.asarray(scores, dtype=np.float64)
-        results["rank"] = np.asarray(ranks, dtype=np.int64)
-        return results[columns]
+        hits = [(row, mapping.docno(docid), score, rank)
+                for row, found in zip(asked, decoded) for rank, (docid, score) in enumerate(found)]
+        rows, docnos, scores, ranks = zip(*hits) if hits else ((), (), (), ())
+        return results_frame(topics, rows, docnos, scores, ranks, columns)
 
     def indexing_accuracy(self, docs: "pd.DataFrame | Iterable[dict] | None" = None) -> float:
         """Hits@1 of greedy constrained decoding of each document's title + text (default: every indexed document,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pyterrier as pt
 
-from ..core.retriever import RESULT_ADDED, retriever_outputs, with_num_results
+from ..core.retriever import retriever_outputs, with_num_results, without_results
 from ..data import Dataset, load_dataset
 from .analyzer import Analyzer
 from .pisa_index import PisaTextIndex, redirect_native_output
@@ -89,7 +89,7 @@ class BM25(pt.Transformer):
 
     def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
         columns = self.transform_outputs(list(topics.columns))
-        topics = topics.drop(columns=[c for c in RESULT_ADDED if c in topics.columns])
+        topics = without_results(topics)
         if not len(topics):
             return pd.DataFrame(columns=columns)
         self.prepare()

@@ -9,7 +9,7 @@ import pandas as pd
 import pyterrier as pt
 
 from ..core import atomic_write_text
-from ..core.retriever import RESULT_ADDED, retriever_outputs, with_num_results
+from ..core.retriever import retriever_outputs, with_num_results, without_results
 from ..core.rescore import rescorer_outputs
 from ..data import Dataset, load_dataset
 from .impact_index import ImpactIndex, SparseVector, quantise
@@ -146,7 +146,7 @@ class ImpactStageBase(pt.Transformer):
         return self._retrieve(inp, columns) if self.mode == "retrieve" else self._rescore(inp, columns)
 
     def _retrieve(self, topics: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-        topics = topics.drop(columns=[c for c in RESULT_ADDED if c in topics.columns]).reset_index(drop=True)
+        topics = without_results(topics)
         toks = self.query_vectors(topics["query"].tolist())
         keep = [i for i, t in enumerate(toks) if t]  # a query with no terms gets no results
         if not keep:

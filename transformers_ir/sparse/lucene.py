@@ -17,7 +17,7 @@ import pandas as pd
 import pyterrier as pt
 
 from ..core import TirError, atomic_write_text, cache_dir
-from ..core.retriever import RESULT_ADDED, retriever_outputs, with_num_results
+from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
 from ..data import Dataset, load_dataset
 from ..core.index_folder import MANIFEST, IndexFolder, index_path
 from .pisa_index import redirect_native_output
@@ -142,20 +142,14 @@ class LuceneBM25(pt.Transformer):
 
     def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
         columns = self.transform_outputs(list(topics.columns))
-        topics = topics.drop(columns=[c for c in RESULT_ADDED if c in topics.columns]).reset_index(drop=True)
+        topics = without_results(topics)
         if not len(topics):
             return pd.DataFrame(columns=columns)
         self.prepare()
         qids = [str(q) for q in topics["qid"]]
-        hits = self._searcher.batch_search(topics["query"].astype(str).tolist(), qids, k=self.num_results,
-                                           threads=self.threads)
-        rows = [(i, hit.docid, hit.score, rank) for i, qid in enumerate(qids)
-                for rank, hit in enumerate(hits.get(qid, []))]
-        if not rows:
-            return pd.DataFrame(columns=columns)
-        idx, docnos, scores, ranks = zip(*rows)
-        results = topics.iloc[list(idx)].reset_index(drop=True)
-        results["docno"] = list(docnos)
-        results["score"] = pd.Series(scores, dtype="float64")
-        results["rank"] = pd.Series(ranks, dtype="int64")
-        return results[columns]
+        found = self._searcher.batch_search(topics["query"].astype(str).tolist(), qids, k=self.num_results,
+                                            threads=self.threads)
+        hits = [(i, hit.docid, hit.score, rank) for i, qid in enumerate(qids)
+                for rank, hit in enumerate(found.get(qid, []))]
+        rows, docnos, scores, ranks = zip(*hits) if hits else ((), (), (), ())
+        return results_frame(topics, rows, docnos, scores, ranks, columns)
