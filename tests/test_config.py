@@ -5,10 +5,12 @@ import textwrap
 import pandas as pd
 import pytest
 
+import transformers_ir as tir
 from transformers_ir.cli import main
-from transformers_ir.config import ConfigError, ExpressionError, evaluate, parse_expression
+from transformers_ir.config import ConfigError, ExpressionError, StageFactory, evaluate, parse_expression
 from transformers_ir.config.expression import BinOp, Name, Number
-from transformers_ir.runner import run_config
+from transformers_ir.config.schema import load_config
+from transformers_ir.runner import run_config, stage_registry
 
 from .conftest import needs_data
 
@@ -83,6 +85,7 @@ pipelines:
     (GOOD + "colour: red\n", r"c.yaml:8: key 'colour': unknown key"),
     (GOOD.replace("class: BM25", "class: BM52"), r"c.yaml:5: key 'stages.bm25.class': unknown stage class 'BM52'"),
     (GOOD.replace("k1: 0.9", "k_1: 0.9"), r"c.yaml:5: key 'stages.bm25.k_1': BM25 has no parameter 'k_1'"),
+    (GOOD.replace("k1: 0.9", "k1: high"), r"c.yaml:5: key 'stages.bm25.k1': k1 must be a number \(got 'high'\)"),
     (GOOD.replace("bm25 % 1000", "bm25 % 1000 >> rerank"),
      r"c.yaml:7: key 'pipelines.BM25': unknown stage 'rerank' \(known: bm25\) at column 16"),
     (GOOD.replace("dataset: vaswani\n", ""), r"c.yaml:1: give exactly one of 'dataset' or 'datasets'"),
@@ -94,6 +97,18 @@ def test_config_errors_name_file_line_and_key(tmp_path, text, where):
     with pytest.raises(ConfigError, match=where):
         run_config(write(tmp_path, text), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@needs_data("vaswani")
+def test_numbers_yaml_reads_as_text_reach_the_stage_as_numbers(tmp_path):
+    text = GOOD.replace("  bm25:", "  dsi: {class: DSI, learning_rate: 5e-4, epochs: 3}\n  bm25:")  # PyYAML: '5e-4' is text
+    config, doc = load_config(str(write(tmp_path, text)))
+    factory = StageFactory(config, doc, stage_registry(), tir.load_dataset("vaswani"))
+    factory.check()
+    assert factory.get("dsi").training.learning_rate == 0.0005
+    assert factory.get("dsi", {"learning_rate": "1e-3"}).training.learning_rate == 0.001
+    with pytest.raises(ConfigError, match=r"c.yaml:5: key 'stages.dsi.epochs': epochs must be an integer \(got '3.5'\)"):
+        factory.get("dsi", {"epochs": "3.5"})
 
 
 @needs_data("vaswani")

@@ -10,6 +10,8 @@ from .grid import GridPoint, constructor_signature
 from .schema import RunConfig
 from .yamlmap import ConfigError, LocatedYaml
 
+_NUMBERS = {"float": float, "int": int, "float | None": float, "int | None": int}
+
 
 class StageFactory:
     """Builds each named stage once per distinct parameter set (grid points share equal stages).
@@ -23,9 +25,9 @@ class StageFactory:
         self._built: dict[tuple[str, str], Any] = {}
 
     def check(self) -> None:
-        """Validate every stage's class and parameter names, before anything is built."""
-        for name in self.config.stages:
-            self._signature(name, self.config.stages[name])
+        """Validate every stage's class, parameter names and numbers, before anything is built."""
+        for name, spec in self.config.stages.items():
+            self._arguments(name, spec, self._signature(name, spec)[1])
 
     def _signature(self, name: str, spec: dict) -> tuple[type, inspect.Signature]:
         cls = self.registry.get(spec["class"])
@@ -40,12 +42,29 @@ class StageFactory:
                                          f"(parameters: {', '.join(signature.parameters)})")
         return cls, signature
 
+    def _arguments(self, name: str, spec: Mapping[str, Any], signature: inspect.Signature) -> dict[str, Any]:
+        """The constructor arguments of ``spec``; numeric parameters given a number as text (YAML reads ``5e-4``
+        as a string) get the number, any other text is an error naming the key."""
+        params = {k: v for k, v in spec.items() if k != "class"}
+        for key, value in params.items():
+            parameter = signature.parameters.get(key)
+            annotation = parameter.annotation if parameter else None
+            kind = _NUMBERS.get(annotation if isinstance(annotation, str) else getattr(annotation, "__name__", ""))
+            if kind and isinstance(value, str):
+                try:
+                    params[key] = kind(value)
+                except ValueError:
+                    raise self.doc.error(("stages", name, key),
+                                         f"{key} must be {'a number' if kind is float else 'an integer'} "
+                                         f"(got {value!r})") from None
+        return params
+
     def get(self, name: str, overrides: Mapping[str, Any] = {}) -> Any:
         spec = {**self.config.stages[name], **overrides}
         key = (name, json.dumps(spec, sort_keys=True, default=str))
         if key not in self._built:
             cls, signature = self._signature(name, spec)
-            params = {k: v for k, v in spec.items() if k != "class"}
+            params = self._arguments(name, spec, signature)
             if "dataset" in signature.parameters and "dataset" not in params:
                 params["dataset"] = self.dataset
             try:
