@@ -136,7 +136,6 @@ class ColBERT(pt.Transformer):
             return pd.DataFrame(columns=columns)
         if not self._ready:
             self.prepare()
-        results = results.drop(columns=[c for c in ("score", "rank") if c in results.columns]).reset_index(drop=True)
         documents = (self.index.documents(results["docno"].astype(str).tolist()) if self.mode == "index"
                      else self.encode_documents(passage_text(results)))
         firsts = results.drop_duplicates("qid")
