@@ -100,5 +100,5 @@ def test_missing_query_column_names_stage_and_column(bm25):
 
 
 def test_unknown_stemmer_is_rejected(vaswani):
-    with pytest.raises(ValueError, match="unknown stemmer 'snowball'"):
+    with pytest.raises(ValueError, match="BM25: parameter 'stemmer' should be 'porter2', 'porter', 'krovetz' or 'none' \\(got 'snowball'\\)"):
         tir.BM25(vaswani, stemmer="snowball")

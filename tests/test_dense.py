@@ -70,7 +70,7 @@ def test_fingerprint_follows_weights_corpus_and_parameters(adi, dense):
     assert (dense % 10).compile().fingerprint() != dense.fingerprint()
     assert Dense(adi, index_type="hnsw").fingerprint() != dense.fingerprint()
     assert Dense(adi, bf16=True).fingerprint() != dense.fingerprint()
-    assert DenseScorer(adi).fingerprint()["corpus"] == adi.fingerprint()
+    assert DenseScorer(adi).fingerprint()["dataset"] == {"corpus": adi.fingerprint()}
 
 
 def test_results_are_ranked_inner_products(adi, dense, minilm):
@@ -119,7 +119,7 @@ def test_approximate_indexes_reuse_the_vectors_and_find_the_flat_top10(adi, dens
 
 
 def test_unknown_index_type_and_missing_model_path_are_clear(adi, tmp_path):
-    with pytest.raises(ValueError, match="unknown index_type 'ivf'"):
+    with pytest.raises(ValueError, match="Dense: parameter 'index_type' should be 'flat', 'hnsw' or 'ivfpq' \\(got 'ivf'\\)"):
         Dense(adi, index_type="ivf")
     with pytest.raises(ModelNotAvailableError, match="does not exist"):
         Dense(adi, model=str(tmp_path / "missing-model")).prepare()

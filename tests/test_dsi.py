@@ -185,7 +185,7 @@ def test_model_folder_without_docids_is_named(tiny_collection, tiny_models, tmp_
     (broken / DOCIDS).unlink()
     with pytest.raises(MissingDocidsError, match="broken-dsi"):
         DSI(index=broken).transform(pd.DataFrame({"qid": ["1"], "query": ["cats"]}))
-    with pytest.raises(ValueError, match="unknown docids"):
+    with pytest.raises(ValueError, match="DSI: parameter 'docids' should be 'naive', 'semantic' or 'atomic'"):
         DSI(tiny_collection, docids="random")
 
 

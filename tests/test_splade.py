@@ -145,7 +145,7 @@ def test_stage_contract(splade):
     assert isinstance(compiled, SPLADE) and compiled.num_results == 5
     assert splade.to_config()["doc_top_k"] == 128 and splade.fingerprint()["mode"] == "retrieve"
     rescore = SPLADE(None, splade.encoder.model_name, mode="rescore")
-    assert "corpus_fingerprint" in rescore.fingerprint() and rescore.to_config()["mode"] == "rescore"
+    assert rescore.fingerprint()["model"]["weights_sha256"] and rescore.to_config()["mode"] == "rescore"
     with pytest.raises(MissingColumnError, match="text"):
         rescore.transform(pd.DataFrame({"qid": ["1"], "query": ["q"], "docno": ["d"]}))
     with pytest.raises(MissingColumnError, match="query"):

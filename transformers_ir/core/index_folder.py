@@ -11,6 +11,8 @@ from .hashing import value_sha256
 from .paths import cache_dir
 
 MANIFEST = "manifest.json"
+IDENTITY_KEYS = ("type", "corpus_fingerprint", "analyzer", "model", "encoder", "scale", "pool_factor", "docids_sha256",
+                 "doc_count")
 
 
 def index_path(kind: str, name: str, key: Any) -> Path:
@@ -32,6 +34,13 @@ class IndexFolder:
 
     def built(self) -> bool:
         return self.manifest is not None
+
+    def identity(self) -> dict:
+        """What the index was built from (from its manifest: kind, corpus, analyzer or model, ...), else its path."""
+        manifest = self.manifest
+        if manifest is None:
+            return {"path": str(self.path)}
+        return {k: manifest[k] for k in IDENTITY_KEYS if k in manifest}
 
     def _install(self, tmp: Path) -> None:
         """Replace ``self.path`` by the fully built folder ``tmp`` (a rename: readers never see half an index)."""

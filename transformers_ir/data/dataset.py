@@ -7,7 +7,7 @@ from typing import Iterator, Sequence
 import pandas as pd
 
 from ..core import cache_dir
-from .docstore import DocStore, TextLoader
+from .docstore import DocStore
 
 
 class Dataset(ABC):
@@ -46,8 +46,9 @@ class Dataset(ABC):
             self._docstore = store
         return store
 
-    def text_loader(self, fields: Sequence[str] = ("text",)) -> TextLoader:
+    def text_loader(self, fields: Sequence[str] = ("text",)) -> "TextLoader":
         """A stage that attaches document text to results (``bm25 % 100 >> ds.text_loader() >> rr``)."""
+        from .text_loader import TextLoader
         return TextLoader(self, fields)
 
     def __repr__(self) -> str:

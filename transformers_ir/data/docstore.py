@@ -7,9 +7,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import pandas as pd
-import pyterrier as pt
 
-from ..core import require_columns
 
 FIELDS = ("title", "text")
 
@@ -57,47 +55,3 @@ class DocStore:
 
     def __len__(self) -> int:
         return self._connection().execute("SELECT COUNT(*) FROM docs").fetchone()[0]
-
-
-class TextLoader(pt.Transformer):
-    """Attaches document ``text`` (and ``title`` where the corpus has titles) to a results frame.
-
-    ``bm25 % 100 >> TextLoader(dataset) >> reranker``. Unknown docnos raise a clear error.
-    Not stored in the stage cache (``cache_output``): looking text up again is cheaper than storing it.
-    """
-
-    cache_output = False
-
-    def __init__(self, dataset, fields: Sequence[str] = ("text",)):
-        from . import load_dataset
-        self.dataset = load_dataset(dataset)
-        self.fields = tuple(fields)
-        unknown = [f for f in self.fields if f not in FIELDS]
-        if unknown:
-            raise ValueError(f"TextLoader: unknown field(s) {unknown}; choose from {list(FIELDS)}")
-
-    def __repr__(self) -> str:
-        return f"TextLoader({self.dataset.name!r}, fields={list(self.fields)})"
-
-    def to_config(self) -> dict:
-        return {"dataset": self.dataset.name, "fields": list(self.fields)}
-
-    def fingerprint(self) -> dict:
-        return {"corpus": self.dataset.fingerprint(), "fields": list(self.fields)}
-
-    def transform_outputs(self, input_columns: list[str]) -> list[str]:
-        require_columns(self, input_columns, ["qid", "docno"])
-        return list(input_columns) + [f for f in self.fields if f not in input_columns]
-
-    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
-        self.transform_outputs(list(inp.columns))
-        if not len(inp):
-            return inp.assign(**{f: pd.Series(dtype=object) for f in self.fields})
-        docs = self.dataset.docstore().lookup(inp["docno"].tolist()).set_index("docno")
-        missing = pd.Index(inp["docno"]).difference(docs.index)
-        if len(missing):
-            raise KeyError(f"{self}: docno(s) not in the corpus of {self.dataset.name!r}: {list(missing[:5])}")
-        out = inp.copy()
-        for field in self.fields:
-            out[field] = docs[field].reindex(inp["docno"]).fillna("").to_numpy()
-        return out

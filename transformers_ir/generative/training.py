@@ -5,7 +5,7 @@ import math
 import re
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Callable, Iterable
 
 import numpy as np
@@ -46,6 +46,9 @@ class TrainingConfig:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+TRAINING_FIELDS = tuple(f.name for f in fields(TrainingConfig))
 
 
 def resolved_freeze(config: TrainingConfig, device: str) -> bool:

@@ -52,7 +52,7 @@ def train_colbert(stage: "ColBERT", topics: pd.DataFrame, qrels: pd.DataFrame, n
     triples = training_triples(pairs.assign(passage=passage_text(pairs)), num_negatives)
     if not len(triples):
         raise ValueError("ColBERT.fit: no training triples (no train topic has a relevant and a negative document)")
-    model = load_colbert(stage.model_name, stage.device, stage.dim, stage.seed, stage.max_length, shared=False)
+    model = load_colbert(str(stage.model), stage.device, stage.dim, stage.seed, stage.max_length, shared=False)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tir-colbert-train-") as scratch:
         args = MultiVectorEncoderTrainingArguments(
@@ -65,7 +65,7 @@ def train_colbert(stage: "ColBERT", topics: pd.DataFrame, qrels: pd.DataFrame, n
         trainer.train()
     output_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(output_dir))
-    log = {"base_model": stage.model_name, "dataset": dataset.name, "topics": int(pairs["qid"].nunique()),
+    log = {"base_model": str(stage.model), "dataset": dataset.name, "topics": int(pairs["qid"].nunique()),
            "triples": len(triples), "negatives_from": str(negatives), "num_negatives": num_negatives,
            "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size, "learning_rate": learning_rate,
            "seed": seed, "seconds": round(time.perf_counter() - start, 1),

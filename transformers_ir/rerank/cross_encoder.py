@@ -7,8 +7,9 @@ import pandas as pd
 import pyterrier as pt
 
 from ..core.rescore import rescored, rescorer_outputs
+from ..core.stage import Count, Stage
 from ..data import Dataset
-from ..encoders import PairScorer
+from ..encoders import PairScorer, model_identity
 
 
 def passage_text(frame: pd.DataFrame) -> list[str]:
@@ -19,7 +20,7 @@ def passage_text(frame: pd.DataFrame) -> list[str]:
     return text.tolist()
 
 
-class CrossEncoder(pt.Transformer):
+class CrossEncoder(Stage):
     """Re-scores (query, document text) pairs of its input with a cross-encoder and re-ranks per query.
 
     Needs ``qid, query, docno, text`` (``title`` is prepended when present):
@@ -27,24 +28,16 @@ class CrossEncoder(pt.Transformer):
     logit; a NaN score is replaced by ``-inf`` (ranked last, with a warning). ``fit()`` fine-tunes the model.
     """
 
-    def __init__(self, model: str | Path, *, batch_size: int = 32, max_length: int | None = 512, bf16: bool = False,
+    def __init__(self, model: str | Path, *, batch_size: Count = 32, max_length: Count | None = 512, bf16: bool = False,
                  device: str | None = None, verbose: bool = False):
+        self.model, self.batch_size, self.max_length, self.bf16 = model, batch_size, max_length, bf16
+        self.device, self.verbose = device, verbose
         self.scorer = PairScorer(model, batch_size=batch_size, max_length=max_length, bf16=bf16, device=device,
                                  show_progress=verbose)
-        self.verbose = verbose
 
-    @property
-    def params(self) -> dict:
-        return {"model": self.scorer.model_name, "max_length": self.scorer.max_length, "bf16": self.scorer.bf16}
-
-    def fingerprint(self) -> dict:
-        """What this stage computes: the model's weights, max_length and precision."""
-        model = self.scorer.identity()
-        return {"model": model["weights_sha256"] or model["name"], "max_length": model["max_length"],
-                "bf16": self.scorer.bf16}
-
-    def __repr__(self) -> str:
-        return f"CrossEncoder({self.scorer.model_name!r}, max_length={self.scorer.max_length})"
+    def identity(self) -> dict:
+        """The model by its weights (whatever name or path it was given by)."""
+        return {"model": model_identity(self.model)["weights_sha256"] or str(self.model)}
 
     def prepare(self) -> "CrossEncoder":
         """Load the model (not part of query time)."""
@@ -71,6 +64,7 @@ class CrossEncoder(pt.Transformer):
         train_cross_encoder(self.scorer, train_topics, train_qrels, negatives, dataset, Path(output_dir),
                             epochs=epochs, batch_size=batch_size, seed=seed, num_negatives=num_negatives,
                             learning_rate=learning_rate)
-        self.scorer = PairScorer(Path(output_dir), batch_size=self.scorer.batch_size, max_length=self.scorer.max_length,
-                                 bf16=self.scorer.bf16, device=self.scorer.device, show_progress=self.verbose)
+        self.model = Path(output_dir)
+        self.scorer = PairScorer(self.model, batch_size=self.batch_size, max_length=self.max_length, bf16=self.bf16,
+                                 device=self.device, show_progress=self.verbose)
         return self

@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
-import pyterrier as pt
 
 from ..core.retriever import retriever_outputs, with_num_results, without_results
+from ..core.stage import Count, Fraction, NonNegative, ParameterError, Stage
 from ..data import Dataset, load_dataset
-from .analyzer import Analyzer
+from .analyzer import STEMMERS, Analyzer
 from .pisa_index import PisaTextIndex, redirect_native_output
 
-class BM25(pt.Transformer):
+
+class BM25(Stage):
     """BM25 over a PISA index of ``dataset`` (built on first use) or over an explicit ``index``.
 
     ``BM25("vaswani", k1=0.9, b=0.4) % 100`` asks PISA for 100 results (the cutoff is fused).
@@ -24,49 +26,22 @@ class BM25(pt.Transformer):
             from .lucene import LuceneBM25
             return LuceneBM25(*args, **kwargs)
         if backend != "pisa":
-            raise ValueError(f"unknown BM25 backend {backend!r}; choose 'pisa' or 'lucene'")
+            raise ParameterError(cls.__name__, "backend", f"should be 'pisa' or 'lucene' (got {backend!r})")
         return super().__new__(cls)
 
-    def __init__(self, dataset: "str | Dataset | None" = None, *, index: "PisaTextIndex | str | Path | None" = None,
-                 k1: float = 0.9, b: float = 0.4, num_results: int = 1000, stemmer: str = "porter2",
-                 stopwords: bool = True, threads: int = 1, verbose: bool = False, backend: str = "pisa"):
+    def __init__(self, dataset: "str | Path | Dataset | None" = None, *,
+                 index: "PisaTextIndex | str | Path | None" = None, k1: NonNegative = 0.9, b: Fraction = 0.4,
+                 num_results: Count = 1000, stemmer: Literal[STEMMERS] = "porter2", stopwords: bool = True,
+                 threads: Count = 1, verbose: bool = False, backend: Literal["pisa", "lucene"] = "pisa"):
         if index is None and dataset is None:
             raise ValueError("BM25 needs a dataset (to index) or an index")
         self.dataset = load_dataset(dataset) if dataset is not None else None
-        analyzer = Analyzer(stemmer, stopwords)
-        if index is None:
-            index = PisaTextIndex.for_dataset(self.dataset, analyzer, threads)
-        elif not isinstance(index, PisaTextIndex):
-            index = PisaTextIndex(index, analyzer, threads)
-        self.index = index
         self.k1, self.b, self.num_results = float(k1), float(b), int(num_results)
-        self.threads, self.verbose = threads, verbose
+        self.stemmer, self.stopwords, self.threads, self.verbose, self.backend = stemmer, stopwords, threads, verbose, backend
+        analyzer = Analyzer(stemmer, stopwords)
+        self._index = index if index is None or isinstance(index, PisaTextIndex) else PisaTextIndex(index, analyzer, threads)
+        self.index = self._index or PisaTextIndex.for_dataset(self.dataset, analyzer, threads)
         self._retriever = None
-
-    @property
-    def params(self) -> dict:
-        return {"k1": self.k1, "b": self.b, "num_results": self.num_results,
-                "stemmer": self.index.analyzer.stemmer, "stopwords": self.index.analyzer.stopwords}
-
-    def __repr__(self) -> str:
-        where = repr(self.dataset.name) if self.dataset is not None else repr(str(self.index.path))
-        analyzer = self.index.analyzer
-        extra = (f", stemmer={analyzer.stemmer!r}" if analyzer.stemmer != "porter2" else "") + \
-                (", stopwords=False" if not analyzer.stopwords else "")
-        return f"BM25({where}, k1={self.k1}, b={self.b}, num_results={self.num_results}{extra})"
-
-    def to_config(self) -> dict:
-        """Constructor arguments as plain values (``tir.to_yaml``)."""
-        where = {"dataset": self.dataset.name} if self.dataset is not None else {"index": str(self.index.path)}
-        return {**where, "k1": self.k1, "b": self.b, "num_results": self.num_results,
-                "stemmer": self.index.analyzer.stemmer, "stopwords": self.index.analyzer.stopwords}
-
-    def fingerprint(self) -> dict:
-        """What this stage computes: its parameters and the identity of the indexed corpus and analyzer."""
-        corpus = self.dataset.fingerprint() if self.dataset is not None else (self.index.manifest or {}).get(
-            "corpus_fingerprint", str(self.index.path))
-        return {"k1": self.k1, "b": self.b, "num_results": self.num_results, "corpus": corpus,
-                "analyzer": self.index.analyzer.as_dict()}
 
     def prepare(self) -> "BM25":
         """Build the index if needed and open it for retrieval (not part of query time)."""

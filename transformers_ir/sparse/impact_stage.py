@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
-import pyterrier as pt
 
 from ..core import atomic_write_text
 from ..core.retriever import retriever_outputs, with_num_results, without_results
 from ..core.rescore import rescorer_outputs
+from ..core.stage import Stage
 from ..data import Dataset, load_dataset
 from .impact_index import ImpactIndex, SparseVector, quantise
 
@@ -38,17 +39,18 @@ def sparse_dot(query: SparseVector, doc: SparseVector) -> float:
     return float(sum(w * doc[t] for t, w in query.items() if t in doc))
 
 
-class ImpactStageBase(pt.Transformer):
+class ImpactStageBase(Stage):
     """Learned-sparse stage over ``dataset``: ``mode="retrieve"`` asks a PISA impact index (built on first use;
     integer impacts ``round(weight * scale)``, score = their dot product); ``mode="rescore"`` scores input
-    candidates by the exact float dot product (needs ``text``, or ``dataset`` to look documents up)."""
+    candidates by the exact float dot product (needs ``text``, or ``dataset`` to look documents up).
+
+    Subclasses declare the parameters (``model`` and the encoder's) and store them; this base stores ``dataset``,
+    ``mode``, ``index`` (as ``_index``), ``num_results``, ``scale``, ``threads`` and ``verbose``."""
 
     kind = "impact"
 
-    def __init__(self, dataset: "str | Dataset | None", encoder: SparseTextEncoder, *, mode: str, index,
+    def __init__(self, dataset: "str | Path | Dataset | None", encoder: SparseTextEncoder, *, mode: str, index,
                  num_results: int, scale: float, threads: int, verbose: bool, encode_batch: int = 256):
-        if mode not in MODES:
-            raise ValueError(f"{type(self).__name__}: mode must be one of {MODES}, not {mode!r}")
         if dataset is None and (index is None if mode == "retrieve" else encoder.query_encoder == "idf"):
             alternative = " or an index" if mode == "retrieve" else ""
             raise ValueError(f"{type(self).__name__}(mode={mode!r}, query_encoder={encoder.query_encoder!r}) needs "
@@ -56,6 +58,7 @@ class ImpactStageBase(pt.Transformer):
         self.dataset = load_dataset(dataset) if dataset is not None else None
         self.encoder, self.mode = encoder, mode
         self._index = index if isinstance(index, ImpactIndex) or index is None else ImpactIndex(index, threads)
+        self._derived_index: ImpactIndex | None = None
         self.num_results, self.scale = int(num_results), float(scale)
         self.threads, self.verbose, self.encode_batch = threads, verbose, encode_batch
         self._retriever = None
@@ -69,22 +72,17 @@ class ImpactStageBase(pt.Transformer):
 
     @property
     def index(self) -> ImpactIndex:
-        if self._index is None:
-            self._index = ImpactIndex.for_corpus(self.kind, self.dataset.name, self._description(), self.threads)
-        return self._index
+        """The index given, or the dataset's for this encoder, pruning and quantisation."""
+        if self._index is not None:
+            return self._index
+        if self._derived_index is None:
+            self._derived_index = ImpactIndex.for_corpus(self.kind, self.dataset.name, self._description(),
+                                                         self.threads)
+        return self._derived_index
 
-    def fingerprint(self) -> dict:
-        """Parameters, encoder identity (weights hash, pruning) and corpus identity (index or dataset)."""
-        fp = {**self._description(), "mode": self.mode, "num_results": self.num_results,
-              "query_encoder": self.encoder.query_encoder}
-        if fp["corpus_fingerprint"] is None and self.mode == "retrieve":
-            fp["corpus_fingerprint"] = (self.index.manifest or {}).get("corpus_fingerprint", str(self.index.path))
-        return fp
-
-    def _where(self) -> dict:
-        if self.dataset is not None:
-            return {"dataset": self.dataset.name}
-        return {"index": str(self.index.path)} if self._index is not None else {}
+    def identity(self) -> dict:
+        """The encoder by its weights (and pruning, max_length)."""
+        return {"model": self.encoder.identity()}
 
     # building -------------------------------------------------------------------------------------------------
     def _corpus_vectors(self) -> Iterator[tuple[str, SparseVector]]:

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pyterrier as pt
 
 from ..core import TirError, atomic_write_text, cache_dir
 from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
+from ..core.stage import Count, Fraction, NonNegative, Stage
 from ..data import Dataset, load_dataset
 from ..core.index_folder import MANIFEST, IndexFolder, index_path
 from .pisa_index import redirect_native_output
@@ -98,29 +98,18 @@ class LuceneIndex(IndexFolder):
         return self
 
 
-class LuceneBM25(pt.Transformer):
+class LuceneBM25(Stage):
     """BM25 over an Anserini/Lucene index of ``dataset`` (built on first use): ``LuceneBM25("scifact") % 100``.
 
     A query with no indexable terms gets no results.
     """
 
-    def __init__(self, dataset: "str | Dataset", *, k1: float = 0.9, b: float = 0.4, num_results: int = 1000,
-                 threads: int = 1):
+    def __init__(self, dataset: "str | Path | Dataset", *, k1: NonNegative = 0.9, b: Fraction = 0.4,
+                 num_results: Count = 1000, threads: Count = 1):
         self.dataset = load_dataset(dataset)
         self.index = LuceneIndex.for_dataset(self.dataset, threads)
         self.k1, self.b, self.num_results, self.threads = float(k1), float(b), int(num_results), threads
         self._searcher = None
-
-    def __repr__(self) -> str:
-        return f"LuceneBM25({self.dataset.name!r}, k1={self.k1}, b={self.b}, num_results={self.num_results})"
-
-    def to_config(self) -> dict:
-        return {"dataset": self.dataset.name, "k1": self.k1, "b": self.b,
-                "num_results": self.num_results}
-
-    def fingerprint(self) -> dict:
-        return {"backend": "lucene", "k1": self.k1, "b": self.b, "num_results": self.num_results,
-                "corpus": self.dataset.fingerprint()}
 
     def prepare(self) -> "LuceneBM25":
         """Build the index if needed and open a searcher (not part of query time)."""
