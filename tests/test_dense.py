@@ -10,7 +10,8 @@ from sentence_transformers import SentenceTransformer
 
 import transformers_ir as tir
 from transformers_ir.core import MissingColumnError
-from transformers_ir.dense import Dense, DenseScorer, document_text
+from transformers_ir.data import document_text
+from transformers_ir.dense import Dense, DenseScorer
 from transformers_ir.encoders import ModelNotAvailableError, TextEncoder, bundled_minilm
 
 from .conftest import needs_data

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -23,18 +24,26 @@ class DocStore:
         return self.path.exists()
 
     def build(self, docs: Iterable[dict]) -> "DocStore":
-        """Write ``docs`` (dicts with ``docno`` and ``text``, optionally ``title``) to the store, atomically."""
+        """Write ``docs`` (dicts with ``docno`` and ``text``, optionally ``title``) to the store, atomically; under a
+        file lock, so of several processes one builds and the others find it built."""
+        from filelock import FileLock
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        if tmp.exists():
-            tmp.unlink()
-        conn = sqlite3.connect(tmp)
-        conn.execute("CREATE TABLE docs (docno TEXT PRIMARY KEY, title TEXT, text TEXT)")
-        conn.executemany("INSERT OR REPLACE INTO docs VALUES (?, ?, ?)",
-                         ((d["docno"], d.get("title"), d.get("text")) for d in docs))
-        conn.commit()
-        conn.close()
-        os.replace(tmp, self.path)
+        with FileLock(f"{self.path}.lock"):
+            if self.built():
+                return self
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+            os.close(fd)
+            try:
+                conn = sqlite3.connect(tmp)
+                conn.execute("CREATE TABLE docs (docno TEXT PRIMARY KEY, title TEXT, text TEXT)")
+                conn.executemany("INSERT INTO docs VALUES (?, ?, ?)",
+                                 ((d["docno"], d.get("title"), d.get("text")) for d in docs))
+                conn.commit()
+                conn.close()
+                os.replace(tmp, self.path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
         return self
 
     def _connection(self) -> sqlite3.Connection:

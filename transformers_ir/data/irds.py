@@ -6,6 +6,7 @@ from typing import Iterator
 import pandas as pd
 
 from ..core import TirError, value_sha256
+from .corpus import checked_documents
 from .dataset import Dataset
 
 
@@ -57,6 +58,10 @@ class IrdsDataset(Dataset):
             [(q.query_id, q.doc_id, int(q.relevance)) for q in ds.qrels_iter()], columns=["qid", "docno", "label"]))
 
     def corpus_iter(self) -> Iterator[dict]:
+        """The documents, each checked (see :mod:`transformers_ir.data.corpus`)."""
+        return checked_documents(self._documents(), self.name, again=self._documents)
+
+    def _documents(self) -> Iterator[dict]:
         for d in self._base.docs_iter():
             out = {"docno": d.doc_id, "text": getattr(d, "text", None) or getattr(d, "body", "") or ""}
             if hasattr(d, "title"):

@@ -15,12 +15,12 @@ from ..core.fingerprint import frame_fingerprint
 from ..core.index_folder import index_path
 from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
 from ..core.stage import Count, Fraction, NonNegative, NonNegativeInt, Positive, Stage
-from ..data import Dataset, load_dataset
+from ..data import Dataset, document_text, load_dataset
 from ..encoders import BUNDLED_MINILM_NAME, TextEncoder, choose_device, model_identity
 from .docids import SCHEMES, DocidMapping, extend_docids, make_docids
 from .index import DSIIndex
 from .model import DocidModel, base_identity
-from .training import (TRAINING_FIELDS, TrainingConfig, document_examples, document_text, indexing_accuracy, query_examples,
+from .training import (TRAINING_FIELDS, TrainingConfig, document_examples, indexing_accuracy, query_examples,
                        resolved_freeze, train_dsi)
 from .trie import DocidTrie
 
@@ -117,10 +117,9 @@ class DSI(Stage):
         """Train the model if its folder is not built yet (indexing), then load it."""
         if self._loaded is None:
             index = self.index
-            if not index.built():
-                if self.dataset is None:
-                    raise FileNotFoundError(f"{self}: model folder {index.path} is not built and no dataset was given")
-                self._build(index)
+            if not index.built() and self.dataset is None:
+                raise FileNotFoundError(f"{self}: model folder {index.path} is not built and no dataset was given")
+            index.build_once(index.built, lambda: self._build(index))
             model = index.load_model(choose_device(self.device))
             mapping = index.mapping()
             self._loaded = (model, DocidTrie((model.vocab.tokens(d) for d in mapping.docids.values()),
@@ -228,7 +227,8 @@ class DSI(Stage):
                "added": frame_fingerprint(pd.DataFrame(docs).astype(str)), "replay": replay,
                "replay_ratio": replay_ratio, "training": training.to_json()}
         index = DSIIndex(index_path("dsi", self.dataset.name if self.dataset is not None else "folder", key))
-        if not index.built():
+
+        def train() -> None:
             model = parent.load_model(choose_device(self.device))
             if mapping.num_symbols > model.vocab.num_symbols:
                 model.add_symbols(mapping.num_symbols - model.vocab.num_symbols)
@@ -246,6 +246,8 @@ class DSI(Stage):
                          "replayed_examples": len(replayed), "training": training.to_json(),
                          **stats, "build_seconds": stats["seconds"],
                          "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+        index.build_once(index.built, train)
         stage = copy.copy(self)
         stage._index, stage._loaded = index, None
         stage.epochs, stage.learning_rate = training.epochs, training.learning_rate

@@ -6,11 +6,12 @@ from typing import Literal
 
 import pandas as pd
 
+from ..core.native import redirect_native_output
 from ..core.retriever import retriever_outputs, with_num_results, without_results
 from ..core.stage import Count, Fraction, NonNegative, ParameterError, Stage
 from ..data import Dataset, load_dataset
 from .analyzer import STEMMERS, Analyzer
-from .pisa_index import PisaTextIndex, redirect_native_output
+from .pisa_index import PisaTextIndex
 
 
 class BM25(Stage):

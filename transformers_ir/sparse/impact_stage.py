@@ -12,7 +12,7 @@ from ..core import atomic_write_text
 from ..core.retriever import retriever_outputs, with_num_results, without_results
 from ..core.rescore import rescorer_outputs
 from ..core.stage import Stage
-from ..data import Dataset, load_dataset
+from ..data import Dataset, document_text, load_dataset
 from .impact_index import ImpactIndex, SparseVector, quantise
 
 MODES = ("retrieve", "rescore")
@@ -27,12 +27,6 @@ class SparseTextEncoder(Protocol):
     def load(self) -> None: ...
     def encode_documents(self, texts: Sequence[str]) -> list[SparseVector]: ...
     def encode_queries(self, texts: Sequence[str]) -> list[SparseVector]: ...
-
-
-def doc_text(doc) -> str:
-    """Title and text in one field, as BM25 indexes them."""
-    title, text = doc.get("title"), doc.get("text")
-    return " ".join(str(t) for t in (title, text) if isinstance(t, str) and t).strip()
 
 
 def sparse_dot(query: SparseVector, doc: SparseVector) -> float:
@@ -90,7 +84,7 @@ class ImpactStageBase(Stage):
         from tqdm.auto import tqdm
         with tqdm(desc=f"{self.kind}: encoding documents", unit="doc", disable=not self.verbose) as bar:
             for batch in chunked(self.dataset.corpus_iter(), self.encode_batch):
-                vectors = self.encoder.encode_documents([doc_text(d) for d in batch])
+                vectors = self.encoder.encode_documents([document_text(d) for d in batch])
                 yield from ((str(d["docno"]), v) for d, v in zip(batch, vectors))
                 bar.update(len(batch))
 
@@ -103,7 +97,7 @@ class ImpactStageBase(Stage):
             return
         if self.dataset is None:
             raise FileNotFoundError(f"{self}: inference-free queries need the corpus IDF ({path}) or a dataset")
-        idf = self.encoder.fit_idf(doc_text(d) for d in self.dataset.corpus_iter())
+        idf = self.encoder.fit_idf(document_text(d) for d in self.dataset.corpus_iter())
         if path is not None:
             atomic_write_text(path, json.dumps(idf))
 
@@ -159,10 +153,10 @@ class ImpactStageBase(Stage):
         out = inp.drop(columns=[c for c in ("score", "rank") if c in inp.columns]).reset_index(drop=True)
         docnos = out["docno"].astype(str)
         if "text" in out.columns:
-            texts = dict(zip(docnos, out.apply(doc_text, axis=1)))
+            texts = dict(zip(docnos, out.apply(document_text, axis=1)))
         else:
             found = self.dataset.docstore().lookup(sorted(set(docnos))).set_index("docno")
-            texts = {d: doc_text(row) for d, row in found.iterrows()}
+            texts = {d: document_text(row) for d, row in found.iterrows()}
         unique_docs = sorted(texts)
         doc_vectors = dict(zip(unique_docs, self.encoder.encode_documents([texts[d] for d in unique_docs])))
         queries = out.drop_duplicates("qid")

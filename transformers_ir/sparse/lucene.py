@@ -6,22 +6,18 @@ for, and one of Pyserini's modules reads ``OPENAI_API_KEY`` at import.
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from ..core import TirError, atomic_write_text, cache_dir
+from ..core import IndexBuildError, TirError, cache_dir
+from ..core.native import redirect_native_output
 from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
 from ..core.stage import Count, Fraction, NonNegative, Stage
-from ..data import Dataset, load_dataset
-from ..core.index_folder import MANIFEST, IndexFolder, index_path
-from .pisa_index import redirect_native_output
-
+from ..core.index_folder import IndexFolder, index_path, write_manifest
+from ..data import Dataset, document_text, load_dataset
 
 
 class LuceneNotAvailableError(TirError, ImportError):
@@ -46,11 +42,6 @@ def start_jvm() -> None:
         import jnius  # noqa: F401  (starts the JVM; pyserini.pyclass then finds it running and keeps it)
 
 
-def _contents(doc: dict) -> str:
-    """Title and text in one field (BEIR / Anserini "flat")."""
-    return f"{doc.get('title') or ''} {doc.get('text') or ''}".strip()
-
-
 class LuceneIndex(IndexFolder):
     """An Anserini (Lucene) index of a dataset's title+text (Porter stemmer, English stopwords: Anserini's
     defaults), with ``manifest.json`` that makes rebuilding a no-op."""
@@ -63,39 +54,32 @@ class LuceneIndex(IndexFolder):
         dataset = load_dataset(dataset)
         return cls(index_path("lucene", dataset.name, {"corpus": dataset.fingerprint(), "backend": "lucene"}), threads)
 
-    @staticmethod
-    def _index(indexer, dataset: Dataset) -> int:
-        from more_itertools import chunked
-        count = 0
-        for batch in chunked(dataset.corpus_iter(), 1000):
-            indexer.add_batch_dict([{"id": str(d["docno"]), "contents": _contents(d)} for d in batch])
-            count += len(batch)
-        indexer.close()
-        return count
-
     def build(self, dataset: "str | Dataset", force: bool = False) -> "LuceneIndex":
         dataset = load_dataset(dataset)
-        if not force and (self.manifest or {}).get("corpus_fingerprint") == dataset.fingerprint():
-            return self
-        start_jvm()
-        from pyserini.index.lucene import LuceneIndexer
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
-        start = time.perf_counter()
-        try:
-            with redirect_native_output(tmp / "build.log"):
-                count = self._index(LuceneIndexer(str(tmp), threads=self.threads), dataset)
-            size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
-            atomic_write_text(tmp / MANIFEST, json.dumps({
-                "type": "lucene", "source": dataset.name, "corpus_fingerprint": dataset.fingerprint(),
-                "fields": ["title", "text"], "doc_count": count, "size_bytes": size,
-                "build_seconds": round(time.perf_counter() - start, 3),
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
-            self._install(tmp)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+        self.build_once(lambda: (self.manifest or {}).get("corpus_fingerprint") == dataset.fingerprint(),
+                        lambda: self._build(dataset), force)
         return self
+
+    def _build(self, dataset: Dataset) -> None:
+        from more_itertools import chunked
+        start_jvm()
+        from pyserini.index.lucene import LuceneIndexer, LuceneIndexReader
+        start, count = time.perf_counter(), 0
+        with self.staging() as tmp:
+            with redirect_native_output(tmp / "build.log"):
+                indexer = LuceneIndexer(str(tmp), threads=self.threads)
+                for batch in chunked(dataset.corpus_iter(), 1000):
+                    indexer.add_batch_dict([{"id": d["docno"], "contents": document_text(d)} for d in batch])
+                    count += len(batch)
+                indexer.close()
+                indexed = LuceneIndexReader(str(tmp)).stats()["documents"]
+            if indexed != count:
+                raise IndexBuildError(f"Lucene indexed {indexed} documents of the {count} read; not installed")
+            write_manifest(tmp, {
+                "type": "lucene", "source": dataset.name, "corpus_fingerprint": dataset.fingerprint(),
+                "fields": ["title", "text"], "doc_count": count,
+                "build_seconds": round(time.perf_counter() - start, 3),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
 
 class LuceneBM25(Stage):

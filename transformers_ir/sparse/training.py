@@ -14,7 +14,7 @@ import torch
 from ..core import atomic_write_text, require_columns
 from ..data import Dataset
 from ..encoders import seed_everything
-from .impact_stage import doc_text
+from ..data import document_text
 from .splade_encoder import SpladeEncoder, load_splade
 
 
@@ -66,7 +66,7 @@ def train_splade(encoder: SpladeEncoder, topics: pd.DataFrame, qrels: pd.DataFra
     if not len(triples):
         raise ValueError("SPLADE.fit: no training triples (no topic has both a relevant and a mined non-relevant doc)")
     found = dataset.docstore().lookup(sorted(set(triples["positive_docno"]) | set(triples["negative_docno"])))
-    texts = {r["docno"]: doc_text(r) for r in found.to_dict("records")}
+    texts = {r["docno"]: document_text(r) for r in found.to_dict("records")}
     train = datasets.Dataset.from_dict({"query": triples["query"].tolist(),
                                         "positive": triples["positive_docno"].map(texts).tolist(),
                                         "negative": triples["negative_docno"].map(texts).tolist()})
