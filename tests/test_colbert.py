@@ -155,7 +155,7 @@ def test_fingerprint_and_config(adi):
     again = ColBERT(**config)
     assert again.fingerprint() == stage.fingerprint()
     assert ColBERT(adi).fingerprint() != stage.fingerprint()
-    assert ColBERT(mode="on_the_fly").fingerprint()["corpus"] is None
+    assert ColBERT(mode="on_the_fly").fingerprint()["dataset"] is None
     assert ColBERT(adi, seed=7).fingerprint()["projection"] != stage.fingerprint()["projection"]
 
 

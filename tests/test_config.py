@@ -151,7 +151,7 @@ def test_tir_eval_reports_bad_run_lines(tmp_path, capsys):
     (tmp_path / "run").write_text("1 Q0 d1 1 2.5 x\n1 Q0 d2 2 high x\n")
     (tmp_path / "qrels").write_text("1 0 d1 1\n")
     assert main(["eval", str(tmp_path / "run"), str(tmp_path / "qrels"), "-m", "AP"]) == 2
-    assert "run:2:11: score 'high' is not a number" in capsys.readouterr().err
+    assert "run:2:11: score 'high' is not a finite number" in capsys.readouterr().err
 
 
 @needs_data("vaswani")

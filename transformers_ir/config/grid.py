@@ -64,6 +64,14 @@ def expand(config: RunConfig, doc: LocatedYaml) -> list[GridPoint]:
             params = tuple((axis, value) for (axis, _), value in zip(axes, combo))
             label = ",".join(f"{axis.partition('.')[2]}={_format(v)}" for axis, v in params)
             points.append(GridPoint(f"{name}[{label}]", name, str(expression), params))
+    seen: dict[str, GridPoint] = {}
+    for point in points:
+        if point.name in seen:
+            swept = next(p for p in (point, seen[point.name]) if p.params)
+            literal = next(p for p in (point, seen[point.name]) if p is not swept)
+            raise doc.error(("pipelines", literal.pipeline), f"pipeline {literal.name!r} has the name of a grid point "
+                                                             f"of {swept.pipeline!r}; rename it")
+        seen[point.name] = point
     return points
 
 

@@ -26,11 +26,19 @@ class Latency(BaseModel):
     queries: int = Field(50, ge=0)
 
 
+RAY_ENV = ("TIR_DATA_PATH", "TIR_CACHE_DIR", "TIR_TORCH_THREADS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
 class RunConfig(BaseModel):
-    """A grid of pipelines over one or more datasets; see README "Configs"."""
+    """A grid of pipelines over one or more datasets; see README "Configs".
+
+    ``name`` is a label (the default output folder is ``results/<name made filesystem-safe>``); ``strict`` makes
+    topics without qrels (or qrels without topics) an error; ``ray_env`` lists the environment variables forwarded
+    to Ray workers (nothing else is).
+    """
 
     model_config = ConfigDict(extra="forbid")
-    name: str
+    name: str = Field(min_length=1)
     dataset: Optional[str] = None
     datasets: Optional[list[str]] = None
     split: Optional[str] = None
@@ -44,6 +52,8 @@ class RunConfig(BaseModel):
     latency: Latency = Field(default_factory=Latency)
     executor: Literal["local", "ray"] = "local"
     ray_address: Optional[str] = None
+    ray_env: list[str] = Field(default_factory=lambda: list(RAY_ENV))
+    strict: bool = False
     pareto_metric: Optional[str] = None
     seed: int = 42
     output: Optional[str] = None

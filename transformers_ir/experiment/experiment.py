@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import html
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..core import require_columns
+from ..data.frames import checked_qrels, checked_run, checked_topics
 from .cache import StageCache
 from .cost import Cost, resolve_cost
+from .coverage import check_coverage, coverage
 from .execution import StageRecord, batch1_latency, check_columns, execute, prepare, stage_chain
 from .measures import parse_measures, perquery_values
 from .significance import add_significance
@@ -80,6 +82,10 @@ def _names(pipelines, names) -> tuple[list[str], list]:
     return names, systems
 
 
+def _warn(message: str) -> None:
+    warnings.warn(message, stacklevel=3)
+
+
 def _percentiles(seconds: np.ndarray) -> dict[str, float]:
     if not len(seconds):
         return {f"latency_p{p}_ms": float("nan") for p in PERCENTILES}
@@ -89,20 +95,28 @@ def _percentiles(seconds: np.ndarray) -> dict[str, float]:
 def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.DataFrame, qrels: pd.DataFrame,
                   metrics: Sequence[str], names: Sequence[str] | None = None, cache: "bool | StageCache" = True,
                   latency_queries: int = 0, cost: "Cost | str | dict | None" = None, seed: int = 42,
-                  errors: str = "raise") -> Iterator[PipelineResult]:
+                  errors: str = "raise", strict: bool = False,
+                  report: Callable[[str], None] = _warn) -> Iterator[PipelineResult]:
     """Run and evaluate each pipeline, yielding each one's result as soon as it is done.
 
     Every pipeline is checked (columns, metrics) before any runs; indexes and models are prepared before
     timing starts; pipelines sharing a prefix run it once; stage outputs are cached on disk unless
     ``cache=False``. ``latency_queries`` queries (a seeded sample) are re-run one at a time for latency
     percentiles. ``errors="record"`` yields a failed pipeline with its error instead of raising.
+    Topics, qrels and runs given as frames are checked (string ids, integer labels, runnable queries); topics
+    without qrels and qrels without topics are reported through ``report`` (default: a warning), or are an error
+    when ``strict``.
     """
     names, systems = _names(pipelines, names)
     measures = parse_measures(metrics)
     cost = resolve_cost(cost)
-    require_columns("Experiment topics", topics.columns, ["qid", "query"])
-    require_columns("Experiment qrels", qrels.columns, ["qid", "docno", "label"])
-    qrels = qrels.merge(topics[["qid"]].drop_duplicates())
+    topics, qrels = checked_topics(topics, "Experiment topics"), checked_qrels(qrels, "Experiment qrels")
+    found = coverage(topics, qrels)
+    check_coverage(found, strict)
+    for message in found.messages():
+        report(message)
+    qrels = qrels.merge(topics[["qid"]])
+    systems = [checked_run(s, f"run {n!r}") if isinstance(s, pd.DataFrame) else s for n, s in zip(names, systems)]
     store = (StageCache() if cache is True else cache) or None
     chains = {n: stage_chain(s) for n, s in zip(names, systems) if not isinstance(s, pd.DataFrame)}
     for name, chain in chains.items():
@@ -152,13 +166,15 @@ def Experiment(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.
                baseline: "int | str | Sequence[int | str] | None" = None, test: "str | Callable" = "t",
                correction: str | None = None, alpha: float = 0.05, perquery: bool = False,
                cache: "bool | StageCache" = True, latency_queries: int = 0, cost: "Cost | str | dict | None" = None,
-               seed: int = 42, on_run: Callable[[str, pd.DataFrame], None] | None = None) -> ExperimentResult:
+               seed: int = 42, on_run: Callable[[str, pd.DataFrame], None] | None = None,
+               strict: bool = False) -> ExperimentResult:
     """Run and evaluate ``pipelines`` like ``pt.Experiment``, timing and costing each stage of each chain.
 
     ``baseline`` (a name or index, or a list of them) adds per metric the queries won/lost and the paired
     ``test`` p-value (``t``, ``wilcoxon`` or ``permutation``), corrected across pipelines by ``correction``
     (a statsmodels method, e.g. ``holm``). ``on_run(name, results)`` is called as each pipeline finishes.
     ``perquery`` is accepted for ``pt.Experiment`` compatibility: per-query values are always in ``.perquery``.
+    Topics without qrels (and qrels without topics) are warned about, or an error when ``strict``.
     """
     names, systems = _names(pipelines, names)
     baselines = [] if baseline is None else [baseline] if isinstance(baseline, (int, str)) else list(baseline)
@@ -170,7 +186,8 @@ def Experiment(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.
         raise ValueError("a multiple-testing correction needs a baseline")
     store = StageCache() if cache is True else cache or None
     results = {}
-    for res in run_pipelines(systems, topics, qrels, metrics, names, store or False, latency_queries, cost, seed):
+    for res in run_pipelines(systems, topics, qrels, metrics, names, store or False, latency_queries, cost, seed,
+                             strict=strict):
         results[res.name] = res
         if on_run is not None:
             on_run(res.name, res.run)
