@@ -95,8 +95,8 @@ def load_config(path: str, overrides: dict[str, Any] | None = None) -> tuple[Run
     try:
         config = RunConfig.model_validate(doc.data)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = tuple(err["loc"])
+        err = max(e.errors(), key=lambda error: (len(_located(tuple(error["loc"]), doc)), len(error["loc"])))  # deepest
+        loc = _located(tuple(err["loc"]), doc)
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "value_error" and loc == ("stages",):
             loc = ("stages", message.split("'")[1])
@@ -106,3 +106,13 @@ def load_config(path: str, overrides: dict[str, Any] | None = None) -> tuple[Run
             message, loc = f"missing required key '{loc[-1]}'", loc[:-1]
         raise doc.error(loc, message) from None
     return config, doc
+
+
+def _located(loc: tuple, doc: LocatedYaml) -> tuple:
+    """pydantic's error location without the union-member names it inserts (``cost.CostSpec.usd_per_hour`` ->
+    ``cost.usd_per_hour``): the keys that exist in the document, plus a last missing or unknown one."""
+    out: tuple = ()
+    for i, part in enumerate(loc):
+        if out + (part,) in doc.lines or i == len(loc) - 1 or isinstance(part, int):
+            out += (part,)
+    return out

@@ -82,7 +82,7 @@ def checked_run(run: pd.DataFrame, what: str = "run") -> pd.DataFrame:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise FrameError(f"{what}: qid {run['qid'].iloc[row]!r}, docno {run['docno'].iloc[row]!r}: score "
-                         f"{run['score'].iloc[row]!r} is not a finite number")
+                         f"{run['score'].iloc[row]} is not a finite number")
     dupes = run.duplicated(["qid", "docno"])
     if dupes.any():
         row = run[dupes].iloc[0]
