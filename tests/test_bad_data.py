@@ -376,3 +376,15 @@ def test_bad_run_frames_are_refused(adi, edit, message):
     run = (tir.BM25(adi) % 10).transform(adi.topics())
     with pytest.raises(FrameError, match=message):
         tir.Experiment({"given": edit(run)}, adi.topics(), adi.qrels(), ["AP"], cache=False)
+
+
+def test_a_bad_corpus_fails_its_pipelines_and_keeps_the_others(tmp_path):
+    folder = collection(tmp_path, corpus=joined(lines("corpus.jsonl") + ['{"docno": "1"}']), name="broken")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"name: t\ndataset: adi\nmetrics: [AP]\nstages:\n  good: {{class: BM25}}\n"
+                      f"  bad: {{class: BM25, dataset: {folder}}}\npipelines:\n  good: good % 100\n  bad: bad % 100\n")
+    assert main(["run", str(config), "-o", str(tmp_path / "out")]) == 1
+    results = pd.read_csv(tmp_path / "out" / "results.csv").set_index("name")
+    assert results.loc["good", "AP"] > 0.3 and pd.isna(results.loc["bad", "AP"])
+    assert "duplicate docno '1'" in results.loc["bad", "error"] and "broken/corpus.jsonl:83" in results.loc["bad", "error"]
+    assert (tmp_path / "out" / "runs" / "good.trec").exists() and not (tmp_path / "out" / "runs" / "bad.trec").exists()

@@ -9,6 +9,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..core import StageError
 from ..data.frames import checked_qrels, checked_run, checked_topics
 from .cache import StageCache
 from .cost import Cost, resolve_cost
@@ -121,8 +122,15 @@ def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: 
     chains = {n: stage_chain(s) for n, s in zip(names, systems) if not isinstance(s, pd.DataFrame)}
     for name, chain in chains.items():
         check_columns(name, chain, list(topics.columns))
-    for chain in chains.values():
-        prepare(chain)
+    unprepared = {}
+    for name, chain in list(chains.items()):
+        try:
+            prepare(chain)
+        except Exception as e:  # e.g. a bad corpus line while indexing: this pipeline fails, the others run
+            if errors == "raise":
+                raise
+            unprepared[name] = StageError(f"pipeline {name!r}, preparing its stages: {type(e).__name__}: {e}")
+            del chains[name]
     sample = topics.sample(n=min(latency_queries, len(topics)), random_state=seed) if latency_queries else topics.iloc[:0]
 
     def evaluate(name: str, run: pd.DataFrame | None, records: list[StageRecord], error: Exception | None):
@@ -157,6 +165,8 @@ def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: 
     for name, system in zip(names, systems):
         if isinstance(system, pd.DataFrame):
             yield evaluate(name, system, [], None)
+    for name, error in unprepared.items():
+        yield evaluate(name, None, [], error)
     for finished in execute(chains, topics, store):
         yield evaluate(*finished)
 
