@@ -153,7 +153,7 @@ def trained_model(ds, model: Path, train_topics: int, max_length: int) -> dict:
         texts = [document_text(d) for _, d in zip(range(256), ds.corpus_iter())]
         init = init_splade_from_mlm(bundled_minilm(), model.parent / "minilm-splade-init", texts, max_length=max_length)
         SPLADE(ds, init, max_length=max_length, mode="rescore").fit(
-            ds.topics("train"), ds.qrels("train"), tir.BM25(ds) % 50, model, max_topics=train_topics)
+            ds.topics("train"), ds.qrels("train"), negatives=tir.BM25(ds) % 50, output_dir=model, max_topics=train_topics)
     return json.loads((model / "training.json").read_text())
 
 

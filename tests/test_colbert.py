@@ -203,10 +203,10 @@ def test_scifact_effectiveness(scifact):
 @needs_data("scifact")
 def test_fit_saves_a_checkpoint_the_stage_loads(scifact, tmp_path):
     topics = scifact.topics("train").head(64)
-    stage = ColBERT(mode="on_the_fly", max_length=128)
-    before = stage.fingerprint()
-    stage.fit(topics, scifact.qrels("train"), tir.BM25(scifact) % 20, scifact, tmp_path / "ckpt", batch_size=8,
-              max_steps=8, seed=1)
+    untrained = ColBERT(mode="on_the_fly", max_length=128)
+    before = untrained.fingerprint()
+    stage = untrained.fit(topics, scifact.qrels("train"), negatives=tir.BM25(scifact) % 20, dataset=scifact,
+                          output_dir=tmp_path / "ckpt", batch_size=8, max_steps=8, seed=1)
     log = json.loads((tmp_path / "ckpt" / "training.json").read_text())
     assert log["loss"] and log["seed"] == 1 and log["triples"] > 0
     assert is_colbert_checkpoint(tmp_path / "ckpt")

@@ -168,8 +168,9 @@ def test_fit_from_minilm_then_retrieve(tmp_path, scifact_slice):
     ds, sliced = tir.load_dataset("scifact"), tir.load_dataset(scifact_slice)
     texts = [document_text(d) for d in sliced.corpus_iter()]
     init = init_splade_from_mlm(bundled_minilm(), tmp_path / "init", texts[-64:], max_length=64)
-    SPLADE(ds, init, max_length=64, mode="rescore").fit(ds.topics("train"), ds.qrels("train"), tir.BM25(ds) % 50,
-                                                        tmp_path / "trained", max_topics=32, batch_size=8)
+    SPLADE(ds, init, max_length=64, mode="rescore").fit(ds.topics("train"), ds.qrels("train"),
+                                                        negatives=tir.BM25(ds) % 50, output_dir=tmp_path / "trained",
+                                                        max_topics=32, batch_size=8)
     log = json.loads((tmp_path / "trained" / "training.json").read_text())
     assert log["triples"] > 0 and log["loss"]
     splade = SPLADE(sliced, tmp_path / "trained", max_length=64)

@@ -21,12 +21,15 @@ import inspect
 import math
 import typing
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Mapping
+from typing import Annotated, Any, ClassVar, Mapping, Protocol
 
+import pandas as pd
 import pyterrier as pt
 from annotated_types import Ge, Gt, Le
 
 from .errors import TirError
+from .hashing import value_sha256
+from .paths import cache_dir
 
 NonNegative = Annotated[float, Ge(0)]
 Positive = Annotated[float, Gt(0)]
@@ -35,6 +38,7 @@ Count = Annotated[int, Ge(1)]
 NonNegativeInt = Annotated[int, Ge(0)]
 
 _EMPTY = inspect.Parameter.empty
+TRAINING_LOG = "training.json"  # written last by every fit(): a checkpoint folder holding it is finished
 _UnionType = type(int | None)
 
 
@@ -190,6 +194,35 @@ class Stage(pt.Transformer):
     def prepare(self) -> "Stage":
         """Build or load what the stage needs before queries run (not part of query time)."""
         return self
+
+    def replace(self, **changes: Any) -> "Stage":
+        """A new stage of this class with these parameters changed and the others as they are here."""
+        return type(self)(**{**{name: self._value(name) for name in self.parameters()}, **changes})
+
+
+class Trainable(Protocol):
+    """What every trainable stage's ``fit`` looks like: train on ``train_topics`` / ``train_qrels`` (hard negatives
+    mined from ``negatives``, a pipeline run on the train topics, where the stage needs them; documents from
+    ``dataset``, default the stage's), save the checkpoint in ``output_dir`` (default: a folder under the cache keyed
+    by everything training depends on, reused when it exists) and return a stage that uses it."""
+
+    def fit(self, train_topics: pd.DataFrame, train_qrels: pd.DataFrame, *, negatives: pt.Transformer | None = None,
+            dataset: Any = None, output_dir: str | Path | None = None, **training: Any) -> Stage: ...
+
+
+def training_output_dir(stage: Stage, output_dir: str | Path | None, train_topics: pd.DataFrame,
+                        train_qrels: pd.DataFrame, negatives: Any, training: Mapping[str, Any]) -> tuple[Path, bool]:
+    """Where ``stage.fit`` saves its checkpoint, and whether a finished one is already there (only ever true for
+    the default folder, which is keyed by the stage, the training data, the negatives pipeline and the settings)."""
+    if output_dir is not None:
+        return Path(output_dir), False
+    from .fingerprint import frame_fingerprint, stage_fingerprint
+    key = {"stage": stage_fingerprint(stage), "topics": frame_fingerprint(train_topics),
+           "qrels": frame_fingerprint(train_qrels),
+           "negatives": None if negatives is None else stage_fingerprint(negatives) or repr(negatives),
+           "training": dict(training)}
+    folder = cache_dir() / "models" / f"{type(stage).__name__.lower()}-{value_sha256(key)[:16]}"
+    return folder, (folder / TRAINING_LOG).exists()
 
 
 def _equal(a: Any, b: Any) -> bool:

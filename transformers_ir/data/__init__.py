@@ -1,7 +1,7 @@
 """Datasets: local folders, names on ``TIR_DATA_PATH``, ``irds:<id>``; TREC file IO; document text."""
 from __future__ import annotations
 
-from .corpus import CorpusError, checked_documents, document_text
+from .corpus import CorpusError, checked_documents, document_text, document_texts
 from .dataset import Dataset
 from .docstore import DocStore
 from .folder import FolderDataset, write_folder
@@ -10,5 +10,5 @@ from .load import DATA_PATH_VAR, data_search_path, load_dataset
 from .text_loader import TextLoader
 from .trec import add_ranks, read_qrels, read_run, read_topics, write_run
 
-__all__ = ["CorpusError", "checked_documents", "document_text", "Dataset", "DocStore", "TextLoader", "FolderDataset", "IrdsDataset", "load_dataset",
+__all__ = ["CorpusError", "checked_documents", "document_text", "document_texts", "Dataset", "DocStore", "TextLoader", "FolderDataset", "IrdsDataset", "load_dataset",
            "data_search_path", "read_topics", "read_qrels", "read_run", "write_run", "write_folder", "add_ranks"]

@@ -123,3 +123,14 @@ def document_text(doc) -> str:
     """What a stage reads of a document (a dict or a results row): ``title + " " + text``, stripped — BEIR's and
     Anserini's "flat" text; a missing or non-text field reads as empty."""
     return " ".join(v for v in (doc.get("title"), doc.get("text")) if isinstance(v, str) and v).strip()
+
+
+def document_texts(frame) -> list[str]:
+    """:func:`document_text` of every row of a frame with ``text`` (and, when present, ``title``) columns."""
+    text = frame["text"].where(frame["text"].map(lambda v: isinstance(v, str)), "")
+    if "title" in frame.columns:
+        title = frame["title"].where(frame["title"].map(lambda v: isinstance(v, str)), "")
+        text = (title + " " + text).str.strip()
+    else:
+        text = text.str.strip()
+    return text.tolist()

@@ -8,6 +8,7 @@ from typing import Annotated, Iterable, Literal
 
 import numpy as np
 import pandas as pd
+import pyterrier as pt
 from annotated_types import Ge
 
 from ..core import require_columns
@@ -126,16 +127,25 @@ class DSI(Stage):
                                              model.vocab.eos))
         return self
 
-    def fit(self, train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None) -> "DSI":
-        """Index the dataset by training (documents, pseudo-queries and, when given, training queries with their
-        relevant documents); a no-op when a model with the same inputs is already trained."""
+    def fit(self, train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None, *,
+            negatives: pt.Transformer | None = None, dataset: "str | Path | Dataset | None" = None,
+            output_dir: str | Path | None = None, **training) -> "DSI":
+        """Index ``dataset`` (default: the stage's) by training — documents, pseudo-queries and, when given, the
+        training queries with their relevant documents — with these constructor ``training`` settings changed;
+        the model goes to ``output_dir`` (default: a folder under the cache keyed by all of that, reused when it
+        is there). Returns the trained stage (:class:`~transformers_ir.core.stage.Trainable`; DSI needs no
+        ``negatives``)."""
         if (train_topics is None) != (train_qrels is None):
             raise ValueError("DSI.fit: give both train_topics and train_qrels, or neither")
-        if self.dataset is None:
+        changes = {**training, **({"dataset": dataset} if dataset is not None else {}),
+                   **({"index": output_dir} if output_dir is not None else {})}
+        stage = self.replace(**changes) if changes else copy.copy(self)
+        if stage.dataset is None:
             raise ValueError(f"{self}.fit: needs the dataset whose documents it indexes")
+        stage._derived_index, stage._loaded = None, None
         if train_topics is not None:
-            self._train, self._derived_index, self._loaded = (train_topics, train_qrels), None, None
-        return self.prepare()
+            stage._train = (train_topics, train_qrels)
+        return stage.prepare()
 
     def _build(self, index: DSIIndex) -> None:
         start = time.perf_counter()

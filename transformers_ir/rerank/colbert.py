@@ -10,11 +10,10 @@ import pandas as pd
 import pyterrier as pt
 
 from ..core.rescore import rescored, rescorer_outputs
-from ..core.stage import Count, Stage
-from ..data import Dataset, load_dataset
+from ..core.stage import Count, Stage, training_output_dir
+from ..data import Dataset, document_texts, load_dataset
 from ..encoders import BUNDLED_MINILM_NAME, autocast, token_lengths, warn_truncated
 from .colbert_model import colbert_identity, load_colbert
-from .cross_encoder import passage_text
 from .token_index import TokenIndex
 
 MODES = ("index", "on_the_fly")
@@ -123,7 +122,7 @@ class ColBERT(Stage):
         if not self._ready:
             self.prepare()
         documents = (self.index.documents(results["docno"].astype(str).tolist()) if self.mode == "index"
-                     else self.encode_documents(passage_text(results)))
+                     else self.encode_documents(document_texts(results)))
         firsts = results.drop_duplicates("qid")
         queries = dict(zip(firsts["qid"], self.encode_queries(firsts["query"].tolist())))
         scores = np.empty(len(results), dtype=np.float64)
@@ -131,15 +130,23 @@ class ColBERT(Stage):
             scores[rows] = maxsim(queries[qid], [documents[r] for r in rows])
         return rescored(self, results, scores, columns)
 
-    def fit(self, train_topics: pd.DataFrame, train_qrels: pd.DataFrame, negatives: pt.Transformer,
-            dataset: "str | Dataset", output_dir: str | Path, *, epochs: int = 1, batch_size: int = 16,
-            seed: int = 42, num_negatives: int = 1, learning_rate: float = 3e-5, max_steps: int | None = None
-            ) -> "ColBERT":
+    def fit(self, train_topics: pd.DataFrame, train_qrels: pd.DataFrame, *, negatives: pt.Transformer | None = None,
+            dataset: "str | Path | Dataset | None" = None, output_dir: str | Path | None = None, epochs: int = 1,
+            batch_size: int = 16, seed: int = 42, num_negatives: int = 1, learning_rate: float = 3e-5,
+            max_steps: int | None = None) -> "ColBERT":
         """Fine-tune on ``train_qrels`` positives with in-batch and hard negatives from ``negatives`` (a pipeline
-        run on ``train_topics``); save the checkpoint to ``output_dir`` and score with it from then on."""
-        from .colbert_training import train_colbert
-        train_colbert(self, train_topics, train_qrels, negatives, dataset, Path(output_dir), epochs=epochs,
-                      batch_size=batch_size, seed=seed, num_negatives=num_negatives, learning_rate=learning_rate,
-                      max_steps=max_steps)
-        self.model, self._index, self._ready = str(Path(output_dir).resolve()), None, False
-        return self
+        run on ``train_topics``), texts from ``dataset`` (default: the stage's); return a ColBERT on the checkpoint
+        saved in ``output_dir`` (see :class:`~transformers_ir.core.stage.Trainable`)."""
+        dataset = load_dataset(dataset) if dataset is not None else self.dataset
+        if negatives is None or dataset is None:
+            raise ValueError("ColBERT.fit needs negatives= (a pipeline ranking the train topics, e.g. "
+                             "BM25(dataset) % 50) and a dataset (where the documents' text is)")
+        training = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "num_negatives": num_negatives,
+                    "learning_rate": learning_rate, "max_steps": max_steps}
+        folder, done = training_output_dir(self, output_dir, train_topics, train_qrels, negatives,
+                                           {**training, "corpus": dataset.fingerprint()})
+        if not done:
+            from .colbert_training import train_colbert
+            train_colbert(str(self.model), self.device, self.dim, self.seed, self.max_length, train_topics,
+                          train_qrels, negatives, dataset, folder, **training)
+        return self.replace(model=str(folder.resolve()))

@@ -7,17 +7,9 @@ import pandas as pd
 import pyterrier as pt
 
 from ..core.rescore import rescored, rescorer_outputs
-from ..core.stage import Count, Stage
-from ..data import Dataset
+from ..core.stage import Count, Stage, training_output_dir
+from ..data import Dataset, document_texts, load_dataset
 from ..encoders import PairScorer, model_identity
-
-
-def passage_text(frame: pd.DataFrame) -> list[str]:
-    """``title + " " + text`` where a title is present, else ``text`` (missing values read as empty)."""
-    text = frame["text"].fillna("").astype(str)
-    if "title" in frame.columns:
-        text = (frame["title"].fillna("").astype(str) + " " + text).str.strip()
-    return text.tolist()
 
 
 class CrossEncoder(Stage):
@@ -52,19 +44,24 @@ class CrossEncoder(Stage):
         columns = self.transform_outputs(list(results.columns))
         if not len(results):
             return pd.DataFrame(columns=columns)
-        scores = self.scorer.score(results["query"].tolist(), passage_text(results), desc=f"{self}")
+        scores = self.scorer.score(results["query"].tolist(), document_texts(results), desc=f"{self}")
         return rescored(self, results, scores, columns)
 
-    def fit(self, train_topics: pd.DataFrame, train_qrels: pd.DataFrame, negatives: pt.Transformer,
-            dataset: "str | Dataset", output_dir: str | Path, *, epochs: int = 1, batch_size: int = 16,
-            seed: int = 42, num_negatives: int = 4, learning_rate: float = 2e-5) -> "CrossEncoder":
+    def fit(self, train_topics: pd.DataFrame, train_qrels: pd.DataFrame, *, negatives: pt.Transformer | None = None,
+            dataset: "str | Path | Dataset | None" = None, output_dir: str | Path | None = None, epochs: int = 1,
+            batch_size: int = 16, seed: int = 42, num_negatives: int = 4, learning_rate: float = 2e-5) -> "CrossEncoder":
         """Fine-tune on ``train_qrels`` positives and hard negatives from ``negatives`` (a pipeline run on
-        ``train_topics``); save the checkpoint to ``output_dir`` and score with it from then on."""
-        from .training import train_cross_encoder
-        train_cross_encoder(self.scorer, train_topics, train_qrels, negatives, dataset, Path(output_dir),
-                            epochs=epochs, batch_size=batch_size, seed=seed, num_negatives=num_negatives,
-                            learning_rate=learning_rate)
-        self.model = Path(output_dir)
-        self.scorer = PairScorer(self.model, batch_size=self.batch_size, max_length=self.max_length, bf16=self.bf16,
-                                 device=self.device, show_progress=self.verbose)
-        return self
+        ``train_topics``), texts from ``dataset``; return a cross-encoder on the checkpoint saved in ``output_dir``
+        (see :class:`~transformers_ir.core.stage.Trainable`)."""
+        if negatives is None or dataset is None:
+            raise ValueError("CrossEncoder.fit needs negatives= (a pipeline ranking the train topics, e.g. "
+                             "BM25(dataset) % 50) and dataset= (where the documents' text is)")
+        dataset = load_dataset(dataset)
+        training = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "num_negatives": num_negatives,
+                    "learning_rate": learning_rate}
+        folder, done = training_output_dir(self, output_dir, train_topics, train_qrels, negatives,
+                                           {**training, "corpus": dataset.fingerprint()})
+        if not done:
+            from .training import train_cross_encoder
+            train_cross_encoder(self.scorer, train_topics, train_qrels, negatives, dataset, folder, **training)
+        return self.replace(model=folder)

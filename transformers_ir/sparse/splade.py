@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from ..core.stage import Count, ParameterError, Positive
-from ..data import Dataset
+from ..core.stage import Count, ParameterError, Positive, training_output_dir
+from ..data import Dataset, load_dataset
 from .impact_index import ImpactIndex
 from .impact_stage import MODES, ImpactStageBase
 from .splade_encoder import SpladeEncoder
@@ -37,12 +37,18 @@ class SPLADE(ImpactStageBase):
         super().__init__(dataset, encoder, mode=mode, index=index, num_results=num_results, scale=scale,
                          threads=threads, verbose=verbose)
 
-    def fit(self, train_topics, train_qrels, negatives, output_dir: str | Path, **kwargs) -> "SPLADE":
-        """Train this stage's model (see :func:`transformers_ir.sparse.training.train_splade`) and return a stage
-        that uses the trained checkpoint in ``output_dir``."""
-        from .training import train_splade
-        train_splade(self.encoder, train_topics, train_qrels, negatives, self.dataset, Path(output_dir), **kwargs)
-        config = {**self.to_config(), "model": str(output_dir)}
-        config.pop("dataset", None)
-        config.pop("index", None)
-        return SPLADE(self.dataset, **config)
+    def fit(self, train_topics, train_qrels, *, negatives=None, dataset: "str | Path | Dataset | None" = None,
+            output_dir: str | Path | None = None, **training) -> "SPLADE":
+        """Train this stage's model (see :func:`transformers_ir.sparse.training.train_splade` for ``training``) with
+        hard negatives from ``negatives`` and texts from ``dataset`` (default: the stage's); return a SPLADE on the
+        checkpoint saved in ``output_dir`` (see :class:`~transformers_ir.core.stage.Trainable`)."""
+        dataset = load_dataset(dataset) if dataset is not None else self.dataset
+        if negatives is None or dataset is None:
+            raise ValueError("SPLADE.fit needs negatives= (a pipeline ranking the train topics, e.g. "
+                             "BM25(dataset) % 50) and a dataset (where the documents' text is)")
+        folder, done = training_output_dir(self, output_dir, train_topics, train_qrels, negatives,
+                                           {**training, "corpus": dataset.fingerprint()})
+        if not done:
+            from .training import train_splade
+            train_splade(self.encoder, train_topics, train_qrels, negatives, dataset, folder, **training)
+        return self.replace(model=str(folder))
