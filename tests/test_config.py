@@ -10,7 +10,8 @@ from transformers_ir.cli import main
 from transformers_ir.config import ConfigError, ExpressionError, StageFactory, evaluate, parse_expression
 from transformers_ir.config.expression import BinOp, Name, Number
 from transformers_ir.config.schema import load_config
-from transformers_ir.runner import run_config, stage_registry
+from transformers_ir.registry import stage_registry
+from transformers_ir.runner import run_config
 
 from .conftest import needs_data
 
@@ -169,7 +170,7 @@ def test_to_yaml_round_trips_to_equal_fingerprints():
         assert stage_fingerprint(pipeline) is not None
         assert stage_fingerprint(loaded[name]) == stage_fingerprint(pipeline), name
     assert stage_fingerprint(tir.from_yaml(text.replace("k1: 1.2", "k1: 1.3"))["ff"]) != stage_fingerprint(pipelines["ff"])
-    from transformers_ir.config.to_yaml import pipeline_text  # how stages.csv names an operator stage
+    from transformers_ir.core.pipeline_text import pipeline_text  # how stages.csv names an operator stage
     assert pipeline_text(pipelines["ff"]) == f"(0.3 * ({bm25!r} % 100)) + (0.7 * ({bm25_b!r} % 100))"
 
 

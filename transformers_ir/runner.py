@@ -32,15 +32,7 @@ from .experiment.points import file_names, load_point, point_key, remove_stale, 
 from .experiment.ray_executor import forwarded_env, ray_map
 from .experiment.report import render_table, write_tables
 from .experiment.significance import CORRECTIONS
-
-
-def stage_registry() -> dict[str, type]:
-    """Stage classes usable as ``class:`` in configs: those exported by ``transformers_ir``."""
-    import pyterrier as pt
-
-    import transformers_ir
-    return {name: obj for name in transformers_ir.__all__
-            if isinstance(obj := getattr(transformers_ir, name), type) and issubclass(obj, pt.Transformer)}
+from .registry import stage_registry
 
 
 @dataclass

@@ -14,7 +14,8 @@ from .yamlmap import ConfigError, LocatedYaml
 class StageFactory:
     """Builds each named stage once per distinct parameter set (grid points share equal stages).
 
-    ``class`` names a class in ``registry``; the other keys are its arguments. A class whose constructor
+    ``class`` names a class in ``registry`` (ours by name, a plugin, or a dotted path); the other keys are its
+    arguments. A class whose constructor
     takes ``dataset`` gets the config's dataset unless the stage sets one.
     """
 
@@ -34,11 +35,12 @@ class StageFactory:
                 self._arguments(stage, {param: value}, cls, where=("grid", axis, i))
 
     def _class(self, name: str, spec: dict) -> type:
-        cls = self.registry.get(spec["class"])
-        if cls is None:
-            raise self.doc.error(("stages", name, "class"), f"unknown stage class {spec['class']!r}; "
-                                                            f"available: {', '.join(sorted(self.registry))}")
-        return cls
+        try:
+            return self.registry[spec["class"]]
+        except KeyError as e:
+            message = e.args[0] if isinstance(e.args[0], str) and " " in e.args[0] else (
+                f"unknown stage class {spec['class']!r}; available: {', '.join(sorted(self.registry))}")
+            raise self.doc.error(("stages", name, "class"), message) from None
 
     def _arguments(self, name: str, spec: Mapping[str, Any], cls: type, where: tuple | None = None) -> dict[str, Any]:
         """The constructor arguments of ``spec``, checked by the stage's declared types and ranges (numbers written

@@ -34,7 +34,10 @@ def check_axes(config: RunConfig, doc: LocatedYaml, registry: Mapping[str, type]
         if stage not in config.stages or not param:
             raise doc.error(("grid", axis), f"axis {axis!r} must be STAGE.PARAM with a stage from 'stages' "
                                             f"({', '.join(config.stages)})")
-        cls = registry.get(config.stages[stage]["class"])
+        try:
+            cls = registry[config.stages[stage]["class"]]
+        except KeyError:
+            cls = None  # the stage's own check names the problem
         if cls is not None and param not in constructor_signature(cls).parameters:
             raise doc.error(("grid", axis), f"{cls.__name__} (stage {stage!r}) has no parameter {param!r}")
         if not values:

@@ -13,8 +13,8 @@ import pandas as pd
 import pyterrier as pt
 from pyterrier._ops import Compose
 
-from ..config.to_yaml import pipeline_text
 from ..core import StageError
+from ..core.pipeline_text import pipeline_text
 from ..core.fingerprint import chain_key, frame_fingerprint, stage_fingerprint
 from .cache import StageCache
 
