@@ -26,7 +26,7 @@ def outputs(nb, mime: str) -> str:
 def test_quickstart_notebook_runs_and_shows_results():
     nb = execute("quickstart")
     html = outputs(nb, "text/html")
-    assert "AP p_value vs BM25" in html and "time per stage" in html
+    assert "AP p-value" in html and "time per stage" in html
     assert "(93, 2083)" in "".join(o.get("data", {}).get("text/plain", "") for o in nb.cells[1].outputs)
 
 

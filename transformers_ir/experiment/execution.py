@@ -120,6 +120,39 @@ def execute(chains: dict[str, list[pt.Transformer]], topics: pd.DataFrame,
 Rebuild = list[tuple[pt.Transformer, list[str]]]
 
 
+def execute_in_batches(chains: dict[str, list[pt.Transformer]], topics: pd.DataFrame, cache: StageCache | None,
+                       batch_size: int | None) -> Iterator[Finished]:
+    """:func:`execute` on ``batch_size`` topics at a time (all at once when ``None``), as ``pt.Experiment``'s
+    ``batch_size`` does; each pipeline is yielded once, with its batches' results joined and its stage records
+    summed (``cached`` when every batch was read from the cache). A failure in one batch fails the pipeline."""
+    if not batch_size or batch_size >= len(topics):
+        yield from execute(chains, topics, cache)
+        return
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive number of topics, not {batch_size}")
+    parts: dict[str, list[pd.DataFrame]] = {n: [] for n in chains}
+    records: dict[str, list[StageRecord]] = {}
+    errors: dict[str, Exception] = {}
+    for start in range(0, len(topics), batch_size):
+        batch = topics.iloc[start:start + batch_size].reset_index(drop=True)
+        for name, out, recs, error in execute({n: c for n, c in chains.items() if n not in errors}, batch, cache):
+            if error is not None:
+                errors[name] = error
+                continue
+            parts[name].append(out)
+            records[name] = recs if name not in records else [_sum_records(a, b) for a, b in zip(records[name], recs)]
+    for name in chains:
+        if name in errors:
+            yield name, None, records.get(name, []), errors[name]
+        else:
+            yield name, pd.concat(parts[name], ignore_index=True), records[name], None
+
+
+def _sum_records(a: StageRecord, b: StageRecord) -> StageRecord:
+    return StageRecord(a.position, a.stage, a.seconds + b.seconds, a.rows_out + b.rows_out, a.cached and b.cached,
+                       max(a.peak_rss_mb, b.peak_rss_mb), a.device, max(a.gpu_peak_mb, b.gpu_peak_mb))
+
+
 def _apply(stage, position: int, frame: pd.DataFrame, input_fp: str | None, cache: StageCache | None,
            rebuild: Rebuild) -> tuple[pd.DataFrame, StageRecord, str | None]:
     """Run ``stage`` or read its output from the cache.

@@ -189,9 +189,15 @@ def render_table(out_dir: str | Path, fmt: str = "latex") -> str:
 
     Bold marks the best value of each column as stored in ``results.csv`` (ties all bold), not as rounded.
     """
+    return render_frame(*load_results(out_dir), fmt=fmt)
+
+
+def render_frame(frame: pd.DataFrame, manifest: dict, fmt: str = "latex") -> str:
+    """:func:`render_table` of a results frame (``results.csv``'s columns; ``dataset`` optional) and its manifest."""
     if fmt not in ("latex", "markdown"):
         raise ValueError(f"unknown table format {fmt!r}; choose 'latex' or 'markdown'")
-    frame, manifest = load_results(out_dir)
+    if "dataset" not in frame:
+        frame = frame.assign(dataset="")
     metrics, baselines = list(manifest["metrics"]), _baselines(manifest)
     latex = fmt == "latex"
     style = LATEX if latex else MARKDOWN
