@@ -55,6 +55,11 @@ class DocStore:
             rows.extend(conn.execute(f"SELECT docno, title, text FROM docs WHERE docno IN ({marks})", chunk))
         return pd.DataFrame(rows, columns=["docno", "title", "text"])
 
+    def fields(self) -> list[str]:
+        """``["title", "text"]`` when some document has a title, else ``["text"]``."""
+        titled = self._connection().execute("SELECT 1 FROM docs WHERE title IS NOT NULL AND title != '' LIMIT 1")
+        return ["title", "text"] if titled.fetchone() else ["text"]
+
     def __len__(self) -> int:
         return self._connection().execute("SELECT COUNT(*) FROM docs").fetchone()[0]
 
@@ -62,16 +67,19 @@ class DocStore:
 class TextLoader(pt.Transformer):
     """Attaches document ``text`` (and ``title`` where the corpus has titles) to a results frame.
 
-    ``bm25 % 100 >> TextLoader(dataset) >> reranker``. Unknown docnos raise a clear error.
+    ``bm25 % 100 >> TextLoader(dataset) >> reranker``; ``fields="*"``: all the corpus has. Unknown docnos raise
+    a clear error.
     Not stored in the stage cache (``cache_output``): looking text up again is cheaper than storing it.
     """
 
     cache_output = False
 
-    def __init__(self, dataset, fields: Sequence[str] = ("text",)):
+    def __init__(self, dataset, fields: "Sequence[str] | str" = ("text",)):
         from . import load_dataset
         self.dataset = load_dataset(dataset)
-        self.fields = tuple(fields)
+        if fields == "*":
+            fields = self.dataset.docstore().fields()
+        self.fields = (fields,) if isinstance(fields, str) else tuple(fields)
         unknown = [f for f in self.fields if f not in FIELDS]
         if unknown:
             raise ValueError(f"TextLoader: unknown field(s) {unknown}; choose from {list(FIELDS)}")

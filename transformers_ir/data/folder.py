@@ -79,6 +79,11 @@ class FolderDataset(Dataset):
     def fingerprint(self) -> str:
         return self._fingerprint
 
+    def info_url(self) -> str | None:
+        """The folder's ``SOURCE.md`` (where the collection came from), as a ``file:`` URL."""
+        source = self.path / "SOURCE.md"
+        return source.as_uri() if source.exists() else None
+
     def qrels_fingerprint(self, split: str | None = None) -> str:
         return file_sha256(self._file("qrels", split))
 
