@@ -198,3 +198,20 @@ def test_frame_keeps_our_figures_through_pandas_operations(vaswani):
     html = res._repr_html_()
     assert "AP p-value" in html and "time per stage" in html
     assert res.results.equals(pd.DataFrame(res))
+
+
+def test_quiet_under_pandas_3(vaswani):
+    """No warning at all from a notebook's worth of pipelines (PyTerrier operators, RM3, pt.apply, text, resets),
+    even with every warning shown: PyTerrier's own pandas-3.1 ``inplace=`` notices are silenced in our engine."""
+    ds, systems, topics, qrels = vaswani
+    bm25 = systems["bm25"]
+    pipelines = {"bm25": bm25, "sum": bm25 % 50 + systems["bm25-k1.2"] % 50, "scaled": 0.5 * (bm25 % 20),
+                 "rm3": bm25 % 10 >> tir.RM3(ds) >> bm25, "reset": bm25 % 10 >> tir.RM3(ds) >> bm25 >> pt.rewrite.reset(),
+                 "apply": bm25 % 20 >> pt.apply.doc_score(lambda r: r["score"] * 2),
+                 "text": bm25 % 10 >> pt.text.get_text(ds, "text")}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = tir.Experiment(pipelines, topics, qrels, ["AP", "nDCG@10"], baseline="bm25", correction="holm",
+                             perquery="both", latency_queries=3)
+        res.averages.to_latex(), res.averages._repr_html_()
+    assert [f"{w.category.__name__}: {w.message}" for w in caught] == []

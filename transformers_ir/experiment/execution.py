@@ -2,9 +2,11 @@
 once, the persistent stage cache, and per-stage wall time, memory and batch-1 latency."""
 from __future__ import annotations
 
+import contextlib
 import resource
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -68,12 +70,23 @@ def _cuda():
     return torch.cuda if torch is not None and torch.cuda.is_available() else None
 
 
+@contextlib.contextmanager
+def quiet_pyterrier():
+    """PyTerrier's own pandas deprecation notices (its ``inplace=`` calls, deprecated in pandas 3.1) silenced while
+    our engine runs its code: one per call, in every notebook cell, and nothing a user can act on."""
+    with warnings.catch_warnings():
+        if hasattr(pd.errors, "Pandas4Warning"):
+            warnings.filterwarnings("ignore", category=pd.errors.Pandas4Warning, module=r"pyterrier(\.|$)")
+        yield
+
+
 def _timed(stage: pt.Transformer, frame: pd.DataFrame) -> tuple[pd.DataFrame, float, float]:
     cuda = _cuda()
     if cuda:
         cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    out = stage.transform(frame)
+    with quiet_pyterrier():
+        out = stage.transform(frame)
     seconds = time.perf_counter() - start
     return out, seconds, (cuda.max_memory_allocated() / 2**20 if cuda else float("nan"))
 
@@ -168,7 +181,8 @@ def _apply(stage, position: int, frame: pd.DataFrame, input_fp: str | None, cach
     if entry is not None:
         out = entry.frame
         for source, _ in rebuild:
-            out = source.transform(out)
+            with quiet_pyterrier():
+                out = source.transform(out)
         out = out[entry.columns]
         return out, StageRecord(position, pipeline_text(stage), entry.seconds, len(out), True, _peak_rss_mb(), device), key
     out, seconds, gpu = _timed(stage, frame)

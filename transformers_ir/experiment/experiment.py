@@ -17,7 +17,7 @@ from ..core import require_columns
 from .cache import StageCache
 from .cost import Cost, resolve_cost
 from .execution import (StageRecord, batch1_latency, check_columns, execute, execute_in_batches, prepare,
-                        stage_chain)
+                        quiet_pyterrier, stage_chain)
 from .frame import ExperimentFrame, ExperimentInfo
 from .measures import parse_measures, perquery_values
 from .saved_runs import SavedRuns
@@ -105,8 +105,9 @@ def _prepared_chains(names: Sequence[str], systems: Sequence, topics: pd.DataFra
     prepared (indexes built, models loaded), all before any query runs."""
     chains = {n: stage_chain(s) for n, s in zip(names, systems) if not isinstance(s, pd.DataFrame)}
     if check:
-        for name, chain in chains.items():
-            check_columns(name, chain, list(topics.columns))
+        with quiet_pyterrier():  # inspecting runs PyTerrier's operators on empty frames
+            for name, chain in chains.items():
+                check_columns(name, chain, list(topics.columns))
     for chain in chains.values():
         prepare(chain)
     return chains
@@ -305,13 +306,16 @@ def Experiment(
     measures = parse_measures([m for m in eval_metrics if m != "mrt"])
     if validate != "ignore":
         from pyterrier._evaluation._validation import _validate
-        _validate(systems, topics, list(measures.values()), names, validate)
+        with quiet_pyterrier():
+            _validate(systems, topics, list(measures.values()), names, validate)
     saved = SavedRuns(save_dir, save_mode, save_format, names) if save_dir is not None else None
     if saved is not None:
         systems = [s if isinstance(s, pd.DataFrame) or (r := saved.existing(n)) is None else r
                    for n, s in zip(names, systems)]
 
-    keys = [str(i) for i in range(len(systems))]  # pt allows repeated names; the engine keys pipelines uniquely
+    # the engine keys pipelines by name; pt allows a name twice, so repeated ones get their position
+    keys = names if len(set(names)) == len(names) else [f"{n} (#{i})" for i, n in enumerate(names)]
+    position = {k: i for i, k in enumerate(keys)}
     chains = _prepared_chains(keys, systems, topics, check=validate != "ignore")
     store = (StageCache() if cache is True else cache) or None
     cost = resolve_cost(cost)
@@ -328,7 +332,7 @@ def Experiment(
         for key, run, records, error in [*finished, *execute_in_batches(chains, topics, store, batch_size)]:
             if error is not None:
                 raise error
-            i = int(key)
+            i = position[key]
             if not len(run):
                 raise ValueError(f"{len(topics)} topics, but no results "
                                  + ("in dataframe" if isinstance(systems[i], pd.DataFrame) else

@@ -72,8 +72,9 @@ class ExperimentFrame(pd.DataFrame):
         averages = self._info().averages
         return pd.DataFrame(self if averages is None or "measure" not in self.columns else averages)
 
-    def _report(self) -> tuple[pd.DataFrame, dict]:
-        """This table and a manifest in the form of the runner's ``results.csv`` / ``manifest.json`` (one baseline)."""
+    def _report(self) -> tuple[pd.DataFrame, dict, list]:
+        """This table, a manifest in the form of the runner's ``results.csv`` / ``manifest.json`` (one baseline), and
+        the efficiency columns: latency p50 when sampled, else the mean response time."""
         info = self._info()
         frame = pd.DataFrame(self.results).copy()
         baselines = [info.baseline] if info.baseline is not None and info.baseline in set(frame["name"]) else []
@@ -86,7 +87,14 @@ class ExperimentFrame(pd.DataFrame):
         manifest = {"metrics": info.metrics, "baselines": baselines,
                     "significance": {"test": test, "correction": info.correction, "alpha": info.alpha},
                     "cost": {"hardware": info.cost.hardware, "usd_per_hour": info.cost.usd_per_hour}}
-        return frame, manifest
+        from .report import EFFICIENCY
+        efficiency = EFFICIENCY if self._latency_sampled() else \
+            [("mrt_ms", "Mean latency (ms)", False, 2)] + [e for e in EFFICIENCY if e[0] != "latency_p50_ms"]
+        return frame, manifest, efficiency
+
+    def _latency_sampled(self) -> bool:
+        frame = self.results
+        return "latency_p50_ms" in frame and bool(frame["latency_p50_ms"].notna().any())
 
     def to_latex(self, *args, **kwargs) -> str:
         """A paper table (booktabs; best per column in bold; a dagger where the corrected test says a value differs
@@ -94,30 +102,27 @@ class ExperimentFrame(pd.DataFrame):
         if args or kwargs:
             return super().to_latex(*args, **kwargs)
         from .report import render_frame
-        return render_frame(*self._report(), fmt="latex")
+        frame, manifest, efficiency = self._report()
+        return render_frame(frame, manifest, "latex", efficiency)
 
     def to_markdown(self, *args, **kwargs) -> str:
         """The same table as :meth:`to_latex`, in Markdown. With arguments: pandas' ``to_markdown``."""
         if args or kwargs:
             return super().to_markdown(*args, **kwargs)
         from .report import render_frame
-        return render_frame(*self._report(), fmt="markdown")
+        frame, manifest, efficiency = self._report()
+        return render_frame(frame, manifest, "markdown", efficiency)
 
     def pareto(self, metric: str | None = None):
         """A matplotlib figure: ``metric`` (default: the first) against latency (p50 when sampled, else the mean
         response time) and against $ per 1k queries, Pareto frontier drawn."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        from .plots import draw_pareto
+        from .plots import draw_pareto, notebook_figure
         info = self._info()
         frame = self.results
         metric = metric or info.metrics[0]
-        sampled = "latency_p50_ms" in frame and frame["latency_p50_ms"].notna().any()
-        panels = [("latency_p50_ms", "Latency p50 (ms)") if sampled else ("mrt_ms", "Mean response time (ms)"),
+        panels = [("latency_p50_ms", "Latency p50 (ms)") if self._latency_sampled() else ("mrt_ms", "Mean latency (ms)"),
                   ("usd_per_1k_queries", "$ per 1k queries")]
-        fig = Figure(figsize=(11, 4), layout="constrained")
-        FigureCanvasAgg(fig)
+        fig = notebook_figure(figsize=(11, 4), layout="constrained")
         for ax, (column, label) in zip(fig.subplots(1, 2), panels):
             draw_pareto(ax, frame, column, label, metric)
             ax.set_title(f"{metric} vs {label}", fontsize=9, parse_math=False)

@@ -1,8 +1,10 @@
 """BM25 retrieval on PISA as a PyTerrier transformer."""
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyterrier as pt
 
@@ -11,11 +13,26 @@ from ..data import Dataset, load_dataset
 from .analyzer import Analyzer
 from .pisa_index import PisaTextIndex, redirect_native_output
 
+# PISA takes a weighted query term as round-down(weight) repeats: weights are scaled so that the smallest is at least
+# MIN_REPEATS repeats (rounded to within 0.25%) and the largest at most MAX_REPEATS; integer weights (counts) as they are.
+MIN_REPEATS, MAX_REPEATS = 200, 100_000
+
+
+def _repeat_scale(weights) -> float:
+    positive = [w for w in weights if w > 0]
+    if not positive or all(float(w).is_integer() for w in positive):
+        return 1.0
+    return min(MIN_REPEATS / min(positive), MAX_REPEATS / max(positive))
+
+
 class BM25(pt.Transformer):
     """BM25 over a PISA index of ``dataset`` (built on first use) or over an explicit ``index``.
 
     ``BM25("vaswani", k1=0.9, b=0.4) % 100`` asks PISA for 100 results (the cutoff is fused).
-    A query with no indexable terms (only stopwords or punctuation) gets no results.
+    A query with no indexable terms (only stopwords or punctuation) gets no results. A ``query_toks`` column
+    (``{term: weight}``, terms as the index holds them, e.g. from :class:`RM3`) is used instead of the query
+    text: the score is ``sum(weight * BM25(term, doc))``. ``qtf=True`` weights each query term by its count in the
+    query, as Anserini's bag-of-words queries and Terrier do (PISA's default counts a repeated term once).
     ``backend="lucene"`` gives the same stage on Lucene through Pyserini (:class:`LuceneBM25`).
     """
 
@@ -29,7 +46,8 @@ class BM25(pt.Transformer):
 
     def __init__(self, dataset: "str | Dataset | None" = None, *, index: "PisaTextIndex | str | Path | None" = None,
                  k1: float = 0.9, b: float = 0.4, num_results: int = 1000, stemmer: str = "porter2",
-                 stopwords: bool = True, threads: int = 1, verbose: bool = False, backend: str = "pisa"):
+                 stopwords: bool = True, threads: int = 1, verbose: bool = False, backend: str = "pisa",
+                 qtf: bool = False):
         if index is None and dataset is None:
             raise ValueError("BM25 needs a dataset (to index) or an index")
         self.dataset = load_dataset(dataset) if dataset is not None else None
@@ -40,8 +58,8 @@ class BM25(pt.Transformer):
             index = PisaTextIndex(index, analyzer, threads)
         self.index = index
         self.k1, self.b, self.num_results = float(k1), float(b), int(num_results)
-        self.threads, self.verbose = threads, verbose
-        self._retriever = None
+        self.threads, self.verbose, self.qtf = threads, verbose, bool(qtf)
+        self._retriever = self._weighted = None
 
     @property
     def params(self) -> dict:
@@ -52,21 +70,22 @@ class BM25(pt.Transformer):
         where = repr(self.dataset.name) if self.dataset is not None else repr(str(self.index.path))
         analyzer = self.index.analyzer
         extra = (f", stemmer={analyzer.stemmer!r}" if analyzer.stemmer != "porter2" else "") + \
-                (", stopwords=False" if not analyzer.stopwords else "")
+                (", stopwords=False" if not analyzer.stopwords else "") + (", qtf=True" if self.qtf else "")
         return f"BM25({where}, k1={self.k1}, b={self.b}, num_results={self.num_results}{extra})"
 
     def to_config(self) -> dict:
         """Constructor arguments as plain values (``tir.to_yaml``)."""
         where = {"dataset": self.dataset.name} if self.dataset is not None else {"index": str(self.index.path)}
         return {**where, "k1": self.k1, "b": self.b, "num_results": self.num_results,
-                "stemmer": self.index.analyzer.stemmer, "stopwords": self.index.analyzer.stopwords}
+                "stemmer": self.index.analyzer.stemmer, "stopwords": self.index.analyzer.stopwords,
+                **({"qtf": True} if self.qtf else {})}
 
     def fingerprint(self) -> dict:
         """What this stage computes: its parameters and the identity of the indexed corpus and analyzer."""
         corpus = self.dataset.fingerprint() if self.dataset is not None else (self.index.manifest or {}).get(
             "corpus_fingerprint", str(self.index.path))
         return {"k1": self.k1, "b": self.b, "num_results": self.num_results, "corpus": corpus,
-                "analyzer": self.index.analyzer.as_dict()}
+                "analyzer": self.index.analyzer.as_dict(), **({"qtf": True} if self.qtf else {})}
 
     def prepare(self) -> "BM25":
         """Build the index if needed and open it for retrieval (not part of query time)."""
@@ -78,11 +97,13 @@ class BM25(pt.Transformer):
             with redirect_native_output(self.index.path / "retrieval.log"):
                 self._retriever = self.index.pisa().bm25(k1=self.k1, b=self.b, num_results=self.num_results,
                                                          threads=self.threads, verbose=self.verbose)
+            if self.qtf:
+                self._weighted_retriever()
         return self
 
     def fuse_rank_cutoff(self, k: int) -> "BM25":
         """``self % k``: ask PISA for ``k`` results instead of cutting afterwards."""
-        return with_num_results(self, k, reset=["_retriever"])
+        return with_num_results(self, k, reset=["_retriever", "_weighted"])
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
         return retriever_outputs(self, input_columns)
@@ -93,11 +114,46 @@ class BM25(pt.Transformer):
         if not len(topics):
             return pd.DataFrame(columns=columns)
         self.prepare()
-        if self.index.analyzer.pretokenised:
+        if "query_toks" in topics.columns:
+            results = self._weighted_results(topics)
+        elif self.qtf:
+            topics = topics.assign(query_toks=topics["query"].map(self.index.analyzer.toks))
+            results = self._weighted_results(topics).drop(columns=["query_toks"])
+        elif self.index.analyzer.pretokenised:
             topics = topics.assign(query_toks=topics["query"].map(self.index.analyzer.toks))
             results = self._retriever.transform(topics).drop(columns=["query_toks"])
         else:
             results = self._retriever.transform(topics)
         results["score"] = results["score"].astype("float64")
         results["rank"] = results["rank"].astype("int64")
+        return results
+
+    def _weighted_retriever(self):
+        """PISA's BM25 for ``{term: weight}`` queries whose terms are already analysed (no stemming, no stopwords)."""
+        if self._weighted is None:
+            import warnings
+
+            import pyterrier_pisa
+            with warnings.catch_warnings():  # PISA warns that the index was built with a stemmer: that is the point
+                warnings.simplefilter("ignore")
+                index = pyterrier_pisa.PisaIndex(str(self.index.path), stemmer="none", stops="none", threads=self.threads)
+            with redirect_native_output(self.index.path / "retrieval.log"):
+                self._weighted = index.bm25(k1=self.k1, b=self.b, num_results=self.num_results, threads=self.threads,
+                                            query_weighted=True, toks_scale=1.0)
+        return self._weighted
+
+    def _weighted_results(self, topics: pd.DataFrame) -> pd.DataFrame:
+        """Retrieval for weighted term queries: each query's weights scaled to repeat counts (``_repeat_scale``), the
+        scores scaled back."""
+        bad = [q for q, t in zip(topics["qid"], topics["query_toks"])
+               if not isinstance(t, dict) or not all(isinstance(w, numbers.Real) for w in t.values())]
+        if bad:
+            raise TypeError(f"{self}: query_toks must be {{term: number}} dicts; not for qid(s) {bad[:5]}")
+        scale = [_repeat_scale(t.values()) for t in topics["query_toks"]]
+        scaled = [{k: v * s + (0.5 if s != 1.0 else 0.0) for k, v in t.items() if v > 0}
+                  for t, s in zip(topics["query_toks"], scale)]
+        results = self._weighted_retriever().transform(topics.assign(query_toks=scaled))
+        row = pd.Index(topics["qid"]).get_indexer(results["qid"])
+        results["score"] = results["score"].to_numpy() / np.asarray(scale)[row]
+        results["query_toks"] = topics["query_toks"].to_numpy()[row]
         return results

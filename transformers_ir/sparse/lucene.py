@@ -53,15 +53,17 @@ def _contents(doc: dict) -> str:
 
 class LuceneIndex(IndexFolder):
     """An Anserini (Lucene) index of a dataset's title+text (Porter stemmer, English stopwords: Anserini's
-    defaults), with ``manifest.json`` that makes rebuilding a no-op."""
+    defaults), with ``manifest.json`` that makes rebuilding a no-op; ``docvectors`` stores the document vectors
+    RM3 needs."""
 
-    def __init__(self, path: str | Path, threads: int = 1):
-        self.path, self.threads = Path(path), threads
+    def __init__(self, path: str | Path, threads: int = 1, docvectors: bool = False):
+        self.path, self.threads, self.docvectors = Path(path), threads, docvectors
 
     @classmethod
-    def for_dataset(cls, dataset: "str | Dataset", threads: int = 1) -> "LuceneIndex":
+    def for_dataset(cls, dataset: "str | Dataset", threads: int = 1, docvectors: bool = False) -> "LuceneIndex":
         dataset = load_dataset(dataset)
-        return cls(index_path("lucene", dataset.name, {"corpus": dataset.fingerprint(), "backend": "lucene"}), threads)
+        key = {"corpus": dataset.fingerprint(), "backend": "lucene", **({"docvectors": True} if docvectors else {})}
+        return cls(index_path("lucene", dataset.name, key), threads, docvectors)
 
     @staticmethod
     def _index(indexer, dataset: Dataset) -> int:
@@ -84,11 +86,13 @@ class LuceneIndex(IndexFolder):
         start = time.perf_counter()
         try:
             with redirect_native_output(tmp / "build.log"):
-                count = self._index(LuceneIndexer(str(tmp), threads=self.threads), dataset)
+                indexer = (LuceneIndexer(args=["-index", str(tmp), "-storeDocvectors"], threads=self.threads)
+                           if self.docvectors else LuceneIndexer(str(tmp), threads=self.threads))
+                count = self._index(indexer, dataset)
             size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
             atomic_write_text(tmp / MANIFEST, json.dumps({
                 "type": "lucene", "source": dataset.name, "corpus_fingerprint": dataset.fingerprint(),
-                "fields": ["title", "text"], "doc_count": count, "size_bytes": size,
+                "fields": ["title", "text"], "docvectors": self.docvectors, "doc_count": count, "size_bytes": size,
                 "build_seconds": round(time.perf_counter() - start, 3),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
             self._install(tmp)
@@ -101,26 +105,33 @@ class LuceneIndex(IndexFolder):
 class LuceneBM25(pt.Transformer):
     """BM25 over an Anserini/Lucene index of ``dataset`` (built on first use): ``LuceneBM25("scifact") % 100``.
 
-    A query with no indexable terms gets no results.
+    A query with no indexable terms gets no results. ``rm3=True`` adds Pyserini's RM3 feedback
+    (``set_rm3(fb_terms, fb_docs, fb_lambda)``; the index then stores document vectors).
     """
 
     def __init__(self, dataset: "str | Dataset", *, k1: float = 0.9, b: float = 0.4, num_results: int = 1000,
-                 threads: int = 1):
+                 threads: int = 1, rm3: bool = False, fb_docs: int = 10, fb_terms: int = 10, fb_lambda: float = 0.5):
         self.dataset = load_dataset(dataset)
-        self.index = LuceneIndex.for_dataset(self.dataset, threads)
+        self.index = LuceneIndex.for_dataset(self.dataset, threads, docvectors=rm3)
         self.k1, self.b, self.num_results, self.threads = float(k1), float(b), int(num_results), threads
+        self.rm3, self.fb_docs, self.fb_terms, self.fb_lambda = bool(rm3), int(fb_docs), int(fb_terms), float(fb_lambda)
         self._searcher = None
 
+    def _rm3_params(self) -> dict:
+        return {"rm3": True, "fb_docs": self.fb_docs, "fb_terms": self.fb_terms, "fb_lambda": self.fb_lambda} \
+            if self.rm3 else {}
+
     def __repr__(self) -> str:
-        return f"LuceneBM25({self.dataset.name!r}, k1={self.k1}, b={self.b}, num_results={self.num_results})"
+        rm3 = "".join(f", {k}={v}" for k, v in self._rm3_params().items())
+        return f"LuceneBM25({self.dataset.name!r}, k1={self.k1}, b={self.b}, num_results={self.num_results}{rm3})"
 
     def to_config(self) -> dict:
         return {"dataset": self.dataset.name, "k1": self.k1, "b": self.b,
-                "num_results": self.num_results}
+                "num_results": self.num_results, **self._rm3_params()}
 
     def fingerprint(self) -> dict:
         return {"backend": "lucene", "k1": self.k1, "b": self.b, "num_results": self.num_results,
-                "corpus": self.dataset.fingerprint()}
+                "corpus": self.dataset.fingerprint(), **self._rm3_params()}
 
     def prepare(self) -> "LuceneBM25":
         """Build the index if needed and open a searcher (not part of query time)."""
@@ -131,6 +142,8 @@ class LuceneBM25(pt.Transformer):
             with redirect_native_output(self.index.path / "retrieval.log"):
                 self._searcher = LuceneSearcher(str(self.index.path))
                 self._searcher.set_bm25(self.k1, self.b)
+                if self.rm3:
+                    self._searcher.set_rm3(self.fb_terms, self.fb_docs, self.fb_lambda)
         return self
 
     def fuse_rank_cutoff(self, k: int) -> "LuceneBM25":
