@@ -127,9 +127,12 @@ NOTES = [
     "counts it once. `BM25(qtf=True)` weights by count; with it as the first stage RM3 is fed the same kind of "
     "ranking as Pyserini's and lands within 0.02 of it on all three collections. RM3's own query vector always "
     "uses the counts (as Anserini's).",
+    "- RM3 lowers SciFact on both engines (short claims, few relevant abstracts each: the feedback documents drift "
+    "away from the claim); it helps on Vaswani and CISI.",
     "- Speed: PISA answers the expanded (weighted, ~15-20 term) query with block-max WAND; RM3 itself reads the "
     "10 feedback documents from the SQLite docstore and analyses them (~2 ms a query). Pyserini's time includes "
-    "crossing from Python to the JVM (pyjnius) for each query and converting 1000 hits back.",
+    "crossing from Python to the JVM (pyjnius) for each query and converting 1000 hits back. The machine is "
+    "shared (see the load average): compare the engines' queries/s within a run, and read the spread.",
 ]
 
 

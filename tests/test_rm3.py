@@ -151,3 +151,15 @@ def test_rm3_within_002_of_pyserini(name):
         assert res.loc["pisa+rm3", metric] == pytest.approx(res.loc["lucene+rm3", metric], abs=0.02)
     if name == "vaswani":
         assert res.loc["pisa+rm3", "AP"] > res.loc["pisa", "AP"]
+
+
+def test_rm3_in_a_yaml_config(tmp_path):
+    from transformers_ir.runner import run_config
+    config = tmp_path / "rm3.yaml"
+    config.write_text("name: rm3\ndataset: vaswani\nmetrics: [AP]\n"
+                      "stages:\n  bm25: {class: BM25}\n  rm3: {class: RM3, fb_docs: 10, fb_terms: 10, fb_lambda: 0.5}\n"
+                      "pipelines:\n  BM25: bm25 % 1000\n  BM25+RM3: bm25 % 10 >> rm3 >> bm25 % 1000\n"
+                      "baseline: BM25\n")
+    summary = run_config(config, tmp_path / "out", echo=lambda *a: None)
+    ap = summary.results.set_index("name")["AP"]
+    assert ap["BM25+RM3"] > ap["BM25"] == pytest.approx(0.3053, abs=1e-4)
