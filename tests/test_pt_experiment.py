@@ -206,7 +206,8 @@ def test_quiet_under_pandas_3(vaswani):
     ds, systems, topics, qrels = vaswani
     bm25 = systems["bm25"]
     pipelines = {"bm25": bm25, "sum": bm25 % 50 + systems["bm25-k1.2"] % 50, "scaled": 0.5 * (bm25 % 20),
-                 "rm3": bm25 % 10 >> tir.RM3(ds) >> bm25, "reset": bm25 % 10 >> tir.RM3(ds) >> bm25 >> pt.rewrite.reset(),
+                 "rm3": bm25 % 10 >> tir.RM3(ds) >> bm25,
+                 "reset": bm25 % 10 >> tir.RM3(ds) >> bm25 >> pt.rewrite.reset(),
                  "apply": bm25 % 20 >> pt.apply.doc_score(lambda r: r["score"] * 2),
                  "text": bm25 % 10 >> pt.text.get_text(ds, "text")}
     with warnings.catch_warnings(record=True) as caught:

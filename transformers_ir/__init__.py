@@ -20,5 +20,5 @@ def from_yaml(text: str) -> dict:
 
 
 __all__ = ["BM25", "ColBERT", "CrossEncoder", "DSI", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment",
-           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "SPLADE", "TextLoader", "UniCOIL",
-           "cached", "encoders", "from_yaml", "load_dataset", "to_yaml"]
+           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "SPLADE", "TextLoader",
+           "UniCOIL", "cached", "encoders", "from_yaml", "load_dataset", "to_yaml"]

@@ -1,4 +1,5 @@
-"""``tir.cached(transformer, key=...)``: any transformer (a ``pt.apply`` function, a plugin's stage) cached like ours."""
+"""``tir.cached(transformer, key=...)``: any transformer (a ``pt.apply`` function, a plugin's stage) cached like our
+stages."""
 from __future__ import annotations
 
 import pandas as pd

@@ -15,8 +15,8 @@ R = TypeVar("R")
 
 
 def _query_columns(columns: list[str]) -> list[str]:
-    """The columns a retriever keeps of its input: all of a query frame's; of a results frame (it has
-    ``docno``), only PyTerrier's query columns (``qid``, ``query``, ``query_0``, ``query_toks``, ...), in input order."""
+    """The columns a retriever keeps of its input: all of a query frame's; of a results frame (it has ``docno``),
+    only PyTerrier's query columns (``qid``, ``query``, ``query_0``, ``query_toks``, ...), in input order."""
     if "docno" not in columns:
         return [c for c in columns if c not in RESULT_ADDED]
     keep = set(pt.model.query_columns(pd.DataFrame(columns=columns)))

@@ -95,7 +95,7 @@ def _percentiles(seconds: np.ndarray) -> dict[str, float]:
 
 
 def prepared_chains(names: Sequence[str], systems: Sequence, topics: pd.DataFrame,
-                     check: bool = True) -> dict[str, list[pt.Transformer]]:
+                    check: bool = True) -> dict[str, list[pt.Transformer]]:
     """The ``>>`` chain of each transformer system, column-checked on ``topics`` (unless ``check`` is False) and
     prepared (indexes built, models loaded), all before any query runs."""
     chains = {n: stage_chain(s) for n, s in zip(names, systems) if not isinstance(s, pd.DataFrame)}
@@ -112,8 +112,8 @@ def latency_sample(topics: pd.DataFrame, latency_queries: int, seed: int) -> pd.
     return topics.sample(n=min(latency_queries, len(topics)), random_state=seed) if latency_queries else topics.iloc[:0]
 
 
-def pipeline_figures(name: str, records: list[StageRecord], chain: list[pt.Transformer], sample: pd.DataFrame, cost: Cost,
-             topics: int) -> tuple[dict, list[dict]]:
+def pipeline_figures(name: str, records: list[StageRecord], chain: list[pt.Transformer], sample: pd.DataFrame,
+                     cost: Cost, topics: int) -> tuple[dict, list[dict]]:
     """A pipeline's efficiency figures (mean response time, latency percentiles on ``sample``, QPS, $, peak RSS,
     cached stages) and one row per stage; NaN for a precomputed run (no ``records``)."""
     seconds = sum(r.seconds for r in records)

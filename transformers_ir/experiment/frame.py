@@ -98,7 +98,8 @@ class ExperimentFrame(pd.DataFrame):
 
     def to_latex(self, *args, **kwargs) -> str:
         """A paper table (booktabs; best per column in bold; a dagger where the corrected test says a value differs
-        from the baseline; latency, QPS and $ columns), as ``tir table`` writes. With arguments: pandas' ``to_latex``."""
+        from the baseline; latency, QPS and $ columns), as ``tir table`` writes. With arguments: pandas'
+        ``to_latex``."""
         if args or kwargs:
             return super().to_latex(*args, **kwargs)
         from .report import render_frame
@@ -120,8 +121,8 @@ class ExperimentFrame(pd.DataFrame):
         info = self._info()
         frame = self.results
         metric = metric or info.metrics[0]
-        panels = [("latency_p50_ms", "Latency p50 (ms)") if self._latency_sampled() else ("mrt_ms", "Mean latency (ms)"),
-                  ("usd_per_1k_queries", "$ per 1k queries")]
+        latency = ("latency_p50_ms", "Latency p50 (ms)") if self._latency_sampled() else ("mrt_ms", "Mean latency (ms)")
+        panels = [latency, ("usd_per_1k_queries", "$ per 1k queries")]
         fig = notebook_figure(figsize=(11, 4), layout="constrained")
         for ax, (column, label) in zip(fig.subplots(1, 2), panels):
             draw_pareto(ax, frame, column, label, metric)

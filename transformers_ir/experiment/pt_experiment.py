@@ -94,8 +94,9 @@ def Experiment(
     values; frames are :class:`ExperimentFrame` s carrying our figures as extra columns and ``.stages``, ``.runs``,
     ``.perquery``, ``.to_latex()``, ``.pareto()``. Beyond pt: ``eval_metrics`` may be ir_measures names
     (``"AP"``, ``"nDCG@10"``) as well as trec_eval names and Measure objects (``metrics=`` is an alias);
-    ``test="permutation"``; ``baseline`` may be a name with a list of systems and ``names=``; ``save_dir`` works
-    with either ``plan`` (pipelines always share common prefixes here). Ours only: ``cache`` (the persistent stage
+    ``test="permutation"``; ``baseline`` may be a name with a list of systems and ``names=``, and may come with
+    ``perquery='both'`` (significance in the averages); ``save_dir`` works with either ``plan`` (pipelines always
+    share common prefixes here). Ours only: ``cache`` (the persistent stage
     cache, or ``False``), ``latency_queries`` (that many queries, a ``seed``-ed sample, re-run one at a time for
     latency percentiles), ``cost`` (a hardware price, for $ per 1k queries), ``on_run(name, results)``.
     """

@@ -13,8 +13,9 @@ from ..data import Dataset, load_dataset
 from .analyzer import Analyzer
 from .pisa_index import PisaTextIndex, redirect_native_output
 
-# PISA takes a weighted query term as round-down(weight) repeats: weights are scaled so that the smallest is at least
-# MIN_REPEATS repeats (rounded to within 0.25%) and the largest at most MAX_REPEATS; integer weights (counts) as they are.
+# PISA takes a weighted query term as round-down(weight) repeats: weights are scaled so that the smallest is at
+# least MIN_REPEATS repeats (rounded, within 0.25%) and the largest at most MAX_REPEATS; integer weights (counts)
+# are used as they are.
 MIN_REPEATS, MAX_REPEATS = 200, 100_000
 
 
@@ -136,7 +137,8 @@ class BM25(pt.Transformer):
             import pyterrier_pisa
             with warnings.catch_warnings():  # PISA warns that the index was built with a stemmer: that is the point
                 warnings.simplefilter("ignore")
-                index = pyterrier_pisa.PisaIndex(str(self.index.path), stemmer="none", stops="none", threads=self.threads)
+                index = pyterrier_pisa.PisaIndex(str(self.index.path), stemmer="none", stops="none",
+                                                 threads=self.threads)
             with redirect_native_output(self.index.path / "retrieval.log"):
                 self._weighted = index.bm25(k1=self.k1, b=self.b, num_results=self.num_results, threads=self.threads,
                                             query_weighted=True, toks_scale=1.0)
