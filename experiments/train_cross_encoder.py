@@ -30,4 +30,4 @@ trained = time.perf_counter() - start
 res = tir.Experiment({"BM25": bm25 % depth, "BM25>>CE": bm25 % depth >> ds.text_loader(("title", "text")) >> ce},
                      ds.topics("test").head(test_n), ds.qrels("test"), ["nDCG@10", "AP"], baseline="BM25", cache=False)
 print(f"train topics {topics_n}, lr {lr}, epochs {epochs}, training {trained:.0f} s; BM25 % {depth} of {test_n} test topics")
-print(res.results[["name", "nDCG@10", "AP", "nDCG@10 p_value vs BM25", "mrt_ms"]].to_markdown(index=False))
+print(res.results[["name", "nDCG@10", "AP", "nDCG@10 p-value", "mrt_ms"]].to_markdown(index=False))

@@ -5,7 +5,6 @@ Each case corrupts a copy of ADI (82 documents, 35 topics) and asserts the outco
 column) or, for inputs that must be accepted (BOM, CRLF, gzip, blank lines), the clean collection's AP.
 """
 import gzip
-import json
 import shutil
 from pathlib import Path
 from types import SimpleNamespace

@@ -1,5 +1,4 @@
 """BM25 on PISA: published effectiveness, fused cutoffs, index manifests, analyzers, awkward queries."""
-import json
 
 import pandas as pd
 import pytest

@@ -1,5 +1,4 @@
 """Configs and `tir run` / `tir eval`: the expression grammar, errors with file/line/key, output files."""
-import operator
 import textwrap
 
 import pandas as pd

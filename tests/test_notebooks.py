@@ -26,8 +26,11 @@ def outputs(nb, mime: str) -> str:
 def test_quickstart_notebook_runs_and_shows_results():
     nb = execute("quickstart")
     html = outputs(nb, "text/html")
-    assert "AP p_value vs BM25" in html and "time per stage" in html
+    assert "map p-value corrected" in html and "BM25+RM3" in html and "time per stage" in html
     assert "(93, 2083)" in "".join(o.get("data", {}).get("text/plain", "") for o in nb.cells[1].outputs)
+    streams = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"]
+    assert not [o.text for o in streams if o.name == "stderr"], "no warnings or progress noise in the cells"
+    assert r"\toprule" in "".join(o.text for o in streams) and outputs(nb, "image/png")  # to_latex(), pareto()
 
 
 @needs_data("vaswani")

@@ -185,7 +185,7 @@ def test_minilm_cross_encoder_fine_tuned_on_scifact_reranks_bm25(tmp_path):
     result = tir.Experiment([bm25 % 20, reranked], topics, scifact.qrels("test"), ["nDCG@10"],
                             names=["BM25", "BM25>>CE"], baseline=0)
     table = result.results.set_index("name")
-    p_value = next(c for c in table.columns if c.startswith("nDCG@10 p_value"))
+    p_value = "nDCG@10 p-value"
     losses = [e["loss"] for e in log["loss"] if "loss" in e]
     print(f"train: {log['pairs']} pairs from {log['topics']} topics in {log['seconds']}s, loss {losses}")
     print(table[["nDCG@10", p_value]])

@@ -12,7 +12,7 @@ import transformers_ir as tir
 from transformers_ir.config import ConfigError
 from transformers_ir.core.fingerprint import stage_fingerprint
 from transformers_ir.core.stage import ParameterError, Stage
-from transformers_ir.encoders import BUNDLED_MINILM_NAME, bundled_minilm
+from transformers_ir.encoders import bundled_minilm
 from transformers_ir.registry import ENTRY_POINTS, Registry, stage_registry
 from transformers_ir.runner import run_config
 
@@ -33,6 +33,7 @@ EXAMPLES = {
     "SPLADE": lambda: tir.SPLADE("adi", MODEL, doc_top_k=64, scale=50.0, mode="rescore"),
     "UniCOIL": lambda: tir.UniCOIL("adi", MODEL, scale=20.0),
     "DSI": lambda: tir.DSI("adi", docids="semantic", leaf_size=20, epochs=5, learning_rate=5e-4),
+    "RM3": lambda: tir.RM3("adi", fb_docs=5, fb_terms=20, fb_lambda=0.6),
 }
 
 
@@ -103,6 +104,7 @@ def _another_value(stage, param, value):
     ("BM25", "k1", -1), ("BM25", "b", 1.5), ("BM25", "num_results", 0), ("Dense", "index_type", "ivf"),
     ("ColBERT", "pool_factor", 0.5), ("SPLADE", "scale", 0), ("SPLADE", "query_encoder", "bm25"),
     ("DSI", "target_accuracy", 2.0), ("DSI", "branches", 1), ("TextLoader", "fields", ["body"]),
+    ("RM3", "fb_lambda", 1.5), ("RM3", "max_df", 0), ("BM25", "dataset", 5),
 ])
 def test_bad_values_are_refused_by_python_and_yaml_alike(tmp_path, name, param, value):
     stage = EXAMPLES[name]()

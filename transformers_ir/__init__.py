@@ -1,11 +1,12 @@
 """transformers-ir: IR pipelines as PyTerrier expressions, evaluated, timed and costed by one runner."""
 from . import encoders
+from .core.cached import cached
 from .data import Dataset, TextLoader, load_dataset
 from .dense import Dense, DenseIndex, DenseScorer
-from .experiment import Experiment, ExperimentResult
+from .experiment import Experiment, ExperimentFrame, ExperimentResult
 from .generative import DSI
 from .rerank import ColBERT, CrossEncoder
-from .sparse import BM25, SPLADE, LuceneBM25, PisaTextIndex, UniCOIL
+from .sparse import BM25, RM3, SPLADE, LuceneBM25, PisaTextIndex, UniCOIL
 
 __version__ = "0.1.0"
 
@@ -25,6 +26,6 @@ def from_yaml(text: str) -> dict:
     return _from_yaml(text, stage_registry())
 
 
-__all__ = ["BM25", "ColBERT", "CrossEncoder", "DSI", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment", "ExperimentResult",
-           "LuceneBM25", "PisaTextIndex", "SPLADE", "TextLoader", "UniCOIL", "encoders", "from_yaml", "load_dataset",
-           "to_yaml"]
+__all__ = ["BM25", "ColBERT", "CrossEncoder", "DSI", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment",
+           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "SPLADE", "TextLoader",
+           "UniCOIL", "cached", "encoders", "from_yaml", "load_dataset", "to_yaml"]

@@ -6,6 +6,7 @@ from typing import Iterable, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyterrier as pt
 
 from .columns import require_columns
 
@@ -13,16 +14,26 @@ RESULT_ADDED = ("docno", "score", "rank")
 R = TypeVar("R")
 
 
+def _query_columns(columns: list[str]) -> list[str]:
+    """The columns a retriever keeps of its input: all of a query frame's; of a results frame (it has ``docno``),
+    only PyTerrier's query columns (``qid``, ``query``, ``query_0``, ``query_toks``, ...), in input order."""
+    if "docno" not in columns:
+        return [c for c in columns if c not in RESULT_ADDED]
+    keep = set(pt.model.query_columns(pd.DataFrame(columns=columns)))
+    return [c for c in columns if c in keep]
+
+
 def retriever_outputs(stage: object, input_columns: Iterable[str]) -> list[str]:
-    """A retriever's output columns: its input's (less earlier results) then ``docno, score, rank``."""
+    """A retriever's output columns: its input's query columns then ``docno, score, rank``."""
     columns = list(input_columns)
     require_columns(stage, columns, ["qid", "query"])
-    return [c for c in columns if c not in RESULT_ADDED] + list(RESULT_ADDED)
+    return _query_columns(columns) + list(RESULT_ADDED)
 
 
 def without_results(topics: pd.DataFrame) -> pd.DataFrame:
-    """The queries of ``topics``: earlier results' ``docno, score, rank`` dropped (a retriever ranks afresh)."""
-    return topics.drop(columns=[c for c in RESULT_ADDED if c in topics.columns]).reset_index(drop=True)
+    """The distinct queries of ``topics``, one row per ``qid``: a retriever given earlier results ranks each query
+    once, afresh (never once per input row), keeping only the query columns."""
+    return topics[_query_columns(list(topics.columns))].drop_duplicates("qid").reset_index(drop=True)
 
 
 def results_frame(queries: pd.DataFrame, rows: Sequence[int], docnos: Sequence[str], scores: Sequence[float],

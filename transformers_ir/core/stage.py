@@ -260,7 +260,7 @@ def _validate(cls: type, name: str, value: Any) -> Any:
         checked = _adapter(cls, name).validate_python(value)
     except ValidationError as e:
         errors = e.errors()
-        message = (errors[0]["msg"].removeprefix("Input ").removeprefix("input ") if len(errors) == 1
+        message = (errors[0]["msg"].removeprefix("Value error, ").removeprefix("Input ") if len(errors) == 1
                    else f"should be {_describe(annotation)}")
         raise ParameterError(cls.__name__, name, f"{message} (got {value!r})") from None
     return checked

@@ -62,5 +62,10 @@ class DocStore:
             rows.extend(conn.execute(f"SELECT docno, title, text FROM docs WHERE docno IN ({marks})", chunk))
         return pd.DataFrame(rows, columns=["docno", "title", "text"])
 
+    def fields(self) -> list[str]:
+        """``["title", "text"]`` when some document has a title, else ``["text"]``."""
+        titled = self._connection().execute("SELECT 1 FROM docs WHERE title IS NOT NULL AND title != '' LIMIT 1")
+        return ["title", "text"] if titled.fetchone() else ["text"]
+
     def __len__(self) -> int:
         return self._connection().execute("SELECT COUNT(*) FROM docs").fetchone()[0]

@@ -68,6 +68,11 @@ class FolderDataset(Dataset):
             self._fingerprint = ((stat.st_size, stat.st_mtime_ns), file_sha256(self.corpus_path))
         return self._fingerprint[1]
 
+    def info_url(self) -> str | None:
+        """The folder's ``SOURCE.md`` (where the collection came from), as a ``file:`` URL."""
+        source = self.path / "SOURCE.md"
+        return source.as_uri() if source.exists() else None
+
     def qrels_fingerprint(self, split: str | None = None) -> str:
         return file_sha256(self._file("qrels", split))
 

@@ -34,7 +34,7 @@ def _ids(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
     spaced = values.str.contains(r"\s", regex=True)
     if spaced.any():
         raise FrameError(f"{what}: column {column!r} value {values[spaced].iloc[0]!r} contains whitespace")
-    return values.astype(object)
+    return values
 
 
 def checked_topics(topics: pd.DataFrame, what: str = "topics") -> pd.DataFrame:

@@ -1,30 +1,32 @@
 """Attaching document text to results: the stage before re-rankers that read text."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal, Sequence
 
 import pandas as pd
 
 from ..core import require_columns
 from ..core.stage import Stage
-from .dataset import Dataset
 from .docstore import FIELDS
-from .load import load_dataset
+from .load import DatasetLike, load_dataset
 
 
 class TextLoader(Stage):
     """Attaches document ``text`` (and ``title`` where the corpus has titles) to a results frame.
 
-    ``bm25 % 100 >> TextLoader(dataset) >> reranker``. Unknown docnos raise a clear error.
+    ``bm25 % 100 >> TextLoader(dataset) >> reranker``; ``fields="*"``: all the corpus has. Unknown docnos raise
+    a clear error.
     Not stored in the stage cache (``cache_output``): looking text up again is cheaper than storing it.
     """
 
     cache_output = False
 
-    def __init__(self, dataset: "str | Path | Dataset", fields: Sequence[Literal[FIELDS]] = ("text",)):
+    def __init__(self, dataset: "DatasetLike",
+                 fields: Sequence[Literal[FIELDS]] | Literal[FIELDS] | Literal["*"] = ("text",)):
         self.dataset = load_dataset(dataset)
-        self.fields = tuple(fields)
+        if fields == "*":
+            fields = self.dataset.docstore().fields()
+        self.fields = (fields,) if isinstance(fields, str) else tuple(fields)
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
         require_columns(self, input_columns, ["qid", "docno"])

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
 from ..core.stage import Count
-from ..data import Dataset
+from ..data import DatasetLike
 from ..encoders import BUNDLED_MINILM_NAME
 from .index import INDEX_TYPES, DenseIndex
 from .stage_base import DenseStageBase
@@ -22,7 +22,7 @@ class Dense(DenseStageBase):
     ``Dense("scifact") % 10`` asks FAISS for 10 results (the cutoff is fused).
     """
 
-    def __init__(self, dataset: "str | Path | Dataset | None" = None, *, model: str | Path = BUNDLED_MINILM_NAME,
+    def __init__(self, dataset: "DatasetLike | None" = None, *, model: str | Path = BUNDLED_MINILM_NAME,
                  index: "DenseIndex | str | Path | None" = None, num_results: Count = 1000,
                  index_type: Literal[INDEX_TYPES] = "flat", batch_size: Count = 32, max_length: Count | None = None,
                  bf16: bool = False, device: str | None = None, verbose: bool = False):

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..core.rescore import rescored, rescorer_outputs
 from ..core.stage import Count
-from ..data import Dataset
+from ..data import DatasetLike
 from ..encoders import BUNDLED_MINILM_NAME
 from .index import DenseIndex
 from .stage_base import DenseStageBase
@@ -21,7 +21,7 @@ class DenseScorer(DenseStageBase):
     Fast-Forward interpolation: ``0.3 * (bm25 % 1000) + 0.7 * (bm25 % 1000 >> DenseScorer("scifact"))``.
     """
 
-    def __init__(self, dataset: "str | Path | Dataset | None" = None, *, model: str | Path = BUNDLED_MINILM_NAME,
+    def __init__(self, dataset: "DatasetLike | None" = None, *, model: str | Path = BUNDLED_MINILM_NAME,
                  index: "DenseIndex | str | Path | None" = None, batch_size: Count = 32, max_length: Count | None = None,
                  bf16: bool = False, device: str | None = None, verbose: bool = False):
         super().__init__(dataset, model, index, batch_size, max_length, bf16, device, verbose)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.stage import Stage
-from ..data import Dataset, load_dataset
+from ..data import DatasetLike, load_dataset
 from ..encoders import TextEncoder, model_identity
 from .index import DenseIndex, same_model
 
@@ -16,7 +16,7 @@ class DenseStageBase(Stage):
 
     index_types: tuple[str, ...] = ()
 
-    def __init__(self, dataset: "str | Path | Dataset | None", model: str | Path,
+    def __init__(self, dataset: "DatasetLike | None", model: str | Path,
                  index: "DenseIndex | str | Path | None", batch_size: int, max_length: int | None, bf16: bool,
                  device: str | None, verbose: bool):
         if index is None and dataset is None:

@@ -2,9 +2,11 @@
 once, the persistent stage cache, and per-stage wall time, memory and batch-1 latency."""
 from __future__ import annotations
 
+import contextlib
 import resource
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -68,12 +70,23 @@ def _cuda():
     return torch.cuda if torch is not None and torch.cuda.is_available() else None
 
 
+@contextlib.contextmanager
+def quiet_pyterrier():
+    """PyTerrier's own pandas deprecation notices (its ``inplace=`` calls, deprecated in pandas 3.1) silenced while
+    our engine runs its code: one per call, in every notebook cell, and nothing a user can act on."""
+    with warnings.catch_warnings():
+        if hasattr(pd.errors, "Pandas4Warning"):
+            warnings.filterwarnings("ignore", category=pd.errors.Pandas4Warning, module=r"pyterrier(\.|$)")
+        yield
+
+
 def _timed(stage: pt.Transformer, frame: pd.DataFrame) -> tuple[pd.DataFrame, float, float]:
     cuda = _cuda()
     if cuda:
         cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    out = stage.transform(frame)
+    with quiet_pyterrier():
+        out = stage.transform(frame)
     seconds = time.perf_counter() - start
     return out, seconds, (cuda.max_memory_allocated() / 2**20 if cuda else float("nan"))
 
@@ -120,6 +133,39 @@ def execute(chains: dict[str, list[pt.Transformer]], topics: pd.DataFrame,
 Rebuild = list[tuple[pt.Transformer, list[str]]]
 
 
+def execute_in_batches(chains: dict[str, list[pt.Transformer]], topics: pd.DataFrame, cache: StageCache | None,
+                       batch_size: int | None) -> Iterator[Finished]:
+    """:func:`execute` on ``batch_size`` topics at a time (all at once when ``None``), as ``pt.Experiment``'s
+    ``batch_size`` does; each pipeline is yielded once, with its batches' results joined and its stage records
+    summed (``cached`` when every batch was read from the cache). A failure in one batch fails the pipeline."""
+    if not batch_size or batch_size >= len(topics):
+        yield from execute(chains, topics, cache)
+        return
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive number of topics, not {batch_size}")
+    parts: dict[str, list[pd.DataFrame]] = {n: [] for n in chains}
+    records: dict[str, list[StageRecord]] = {}
+    errors: dict[str, Exception] = {}
+    for start in range(0, len(topics), batch_size):
+        batch = topics.iloc[start:start + batch_size].reset_index(drop=True)
+        for name, out, recs, error in execute({n: c for n, c in chains.items() if n not in errors}, batch, cache):
+            if error is not None:
+                errors[name] = error
+                continue
+            parts[name].append(out)
+            records[name] = recs if name not in records else [_sum_records(a, b) for a, b in zip(records[name], recs)]
+    for name in chains:
+        if name in errors:
+            yield name, None, records.get(name, []), errors[name]
+        else:
+            yield name, pd.concat(parts[name], ignore_index=True), records[name], None
+
+
+def _sum_records(a: StageRecord, b: StageRecord) -> StageRecord:
+    return StageRecord(a.position, a.stage, a.seconds + b.seconds, a.rows_out + b.rows_out, a.cached and b.cached,
+                       max(a.peak_rss_mb, b.peak_rss_mb), a.device, max(a.gpu_peak_mb, b.gpu_peak_mb))
+
+
 def _apply(stage, position: int, frame: pd.DataFrame, input_fp: str | None, cache: StageCache | None,
            rebuild: Rebuild) -> tuple[pd.DataFrame, StageRecord, str | None]:
     """Run ``stage`` or read its output from the cache.
@@ -135,7 +181,8 @@ def _apply(stage, position: int, frame: pd.DataFrame, input_fp: str | None, cach
     if entry is not None:
         out = entry.frame
         for source, _ in rebuild:
-            out = source.transform(out)
+            with quiet_pyterrier():
+                out = source.transform(out)
         out = out[entry.columns]
         return out, StageRecord(position, pipeline_text(stage), entry.seconds, len(out), True, _peak_rss_mb(), device), key
     out, seconds, gpu = _timed(stage, frame)

@@ -1,4 +1,6 @@
-"""``tir.Experiment``: evaluate pipelines on topics and qrels, with significance, per-stage times and cost."""
+"""The experiment engine: pipelines run (compiled, sharing prefixes, through the persistent stage cache), timed per
+stage and costed; :func:`run_pipelines` / :func:`assemble` as the ``tir run`` runner uses it (one evaluated row per
+pipeline, several baselines), and what ``tir.Experiment`` (``pt_experiment.py``) shares with it."""
 from __future__ import annotations
 
 import html
@@ -8,13 +10,14 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyterrier as pt
 
 from ..core import StageError
 from ..data.frames import checked_qrels, checked_run, checked_topics
 from .cache import StageCache
 from .cost import Cost, resolve_cost
 from .coverage import check_coverage, coverage
-from .execution import StageRecord, batch1_latency, check_columns, execute, prepare, stage_chain
+from .execution import StageRecord, batch1_latency, check_columns, execute, prepare, quiet_pyterrier, stage_chain
 from .measures import parse_measures, perquery_values
 from .significance import add_significance
 
@@ -55,18 +58,23 @@ class ExperimentResult:
         return dict(zip(failed["name"], failed["error"]))
 
     def _repr_html_(self) -> str:
-        bars = []
-        for name, group in self.stages.groupby("name", sort=False):
-            total = group["seconds"].sum() or 1.0
-            cells = "".join(
-                f'<div title="{html.escape(s)}: {t * 1000:.1f} ms{" (cached)" if c else ""}" '
-                f'style="display:inline-block;height:12px;width:{max(1.0, 300 * t / total):.0f}px;'
-                f'background:hsl({(60 * i) % 360},60%,{75 if c else 55}%)"></div>'
-                for i, (s, t, c) in enumerate(zip(group["stage"], group["seconds"], group["cached"])))
-            bars.append(f"<tr><td>{html.escape(str(name))}</td><td>{cells}</td><td>{total * 1000:.1f} ms</td></tr>")
-        return (self.results.to_html(index=False, float_format=lambda v: f"{v:.4f}") +
-                "<table><tr><th>pipeline</th><th>time per stage (lighter: cached)</th><th>total</th></tr>"
-                + "".join(bars) + "</table>")
+        return render_html(self.results, self.stages)
+
+
+def render_html(table: pd.DataFrame, stages: pd.DataFrame) -> str:
+    """An experiment in a notebook: ``table``, then per pipeline a bar of its stages' times (lighter: cached)."""
+    bars = []
+    for name, group in stages.groupby("name", sort=False) if len(stages) else ():
+        total = group["seconds"].sum() or 1.0
+        cells = "".join(
+            f'<div title="{html.escape(s)}: {t * 1000:.1f} ms{" (cached)" if c else ""}" '
+            f'style="display:inline-block;height:12px;width:{max(1.0, 300 * t / total):.0f}px;'
+            f'background:hsl({(60 * i) % 360},60%,{75 if c else 55}%)"></div>'
+            for i, (s, t, c) in enumerate(zip(group["stage"], group["seconds"], group["cached"])))
+        bars.append(f"<tr><td>{html.escape(str(name))}</td><td>{cells}</td><td>{total * 1000:.1f} ms</td></tr>")
+    return (table.to_html(index=False, float_format=lambda v: f"{v:.4f}", max_rows=pd.get_option("display.max_rows"))
+            + "<table><tr><th>pipeline</th><th>time per stage (lighter: cached)</th><th>total</th></tr>"
+            + "".join(bars) + "</table>")
 
 
 def _names(pipelines, names) -> tuple[list[str], list]:
@@ -83,7 +91,7 @@ def _names(pipelines, names) -> tuple[list[str], list]:
     return names, systems
 
 
-def _warn(message: str) -> None:
+def warn(message: str) -> None:
     warnings.warn(message, stacklevel=3)
 
 
@@ -93,11 +101,70 @@ def _percentiles(seconds: np.ndarray) -> dict[str, float]:
     return {f"latency_p{p}_ms": float(np.percentile(seconds, p) * 1000) for p in PERCENTILES}
 
 
+def prepared_chains(names: Sequence[str], systems: Sequence, topics: pd.DataFrame, check: bool = True,
+                    errors: str = "raise") -> tuple[dict[str, list[pt.Transformer]], dict[str, Exception]]:
+    """The ``>>`` chain of each transformer system, column-checked on ``topics`` (unless ``check`` is False) and
+    prepared (indexes built, models loaded), all before any query runs; and, with ``errors="record"``, the error of
+    each pipeline whose stages could not be prepared (e.g. a bad corpus line while indexing), left out of the
+    chains so that the others run."""
+    chains = {n: stage_chain(s) for n, s in zip(names, systems) if not isinstance(s, pd.DataFrame)}
+    if check:
+        with quiet_pyterrier():  # inspecting runs PyTerrier's operators on empty frames
+            for name, chain in chains.items():
+                check_columns(name, chain, list(topics.columns))
+    unprepared = {}
+    for name, chain in list(chains.items()):
+        try:
+            prepare(chain)
+        except Exception as e:
+            if errors == "raise":
+                raise
+            unprepared[name] = StageError(f"pipeline {name!r}, preparing its stages: {type(e).__name__}: {e}")
+            del chains[name]
+    return chains, unprepared
+
+
+def checked_inputs(topics: pd.DataFrame, qrels: pd.DataFrame, strict: bool,
+                   report: Callable[[str], None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Topics and qrels checked (string ids, integer labels, runnable queries); topics without qrels and qrels
+    without topics reported through ``report``, or an error when ``strict``."""
+    topics, qrels = checked_topics(topics, "Experiment topics"), checked_qrels(qrels, "Experiment qrels")
+    found = coverage(topics, qrels)
+    check_coverage(found, strict)
+    for message in found.messages():
+        report(message)
+    return topics, qrels
+
+
+def latency_sample(topics: pd.DataFrame, latency_queries: int, seed: int) -> pd.DataFrame:
+    return topics.sample(n=min(latency_queries, len(topics)), random_state=seed) if latency_queries else topics.iloc[:0]
+
+
+def pipeline_figures(name: str, records: list[StageRecord], chain: list[pt.Transformer], sample: pd.DataFrame,
+                     cost: Cost, topics: int) -> tuple[dict, list[dict]]:
+    """A pipeline's efficiency figures (mean response time, latency percentiles on ``sample``, QPS, $, peak RSS,
+    cached stages) and one row per stage; NaN for a precomputed run (no ``records``)."""
+    seconds = sum(r.seconds for r in records)
+    latency = batch1_latency(chain, sample) if records and len(sample) else np.zeros((0, len(records)))
+    row = {
+        "mrt_ms": 1000 * seconds / topics if records else np.nan,
+        **_percentiles(latency.sum(axis=1)),
+        "qps": topics / seconds if seconds else np.nan,
+        "usd_per_1k_queries": cost.per_1k_queries(seconds, topics) if records else np.nan,
+        "usd_per_1k_queries_latency": cost.per_1k_queries(latency.sum(), len(sample)) if len(sample) else np.nan,
+        "peak_rss_mb": max((r.peak_rss_mb for r in records), default=np.nan),
+        "cached_stages": sum(r.cached for r in records),
+    }
+    stages = [{"name": name, **vars(r), **_percentiles(latency[:, r.position]),
+               "qps": topics / r.seconds if r.seconds else np.nan} for r in records]
+    return row, stages
+
+
 def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.DataFrame, qrels: pd.DataFrame,
                   metrics: Sequence[str], names: Sequence[str] | None = None, cache: "bool | StageCache" = True,
                   latency_queries: int = 0, cost: "Cost | str | dict | None" = None, seed: int = 42,
                   errors: str = "raise", strict: bool = False,
-                  report: Callable[[str], None] = _warn) -> Iterator[PipelineResult]:
+                  report: Callable[[str], None] = warn) -> Iterator[PipelineResult]:
     """Run and evaluate each pipeline, yielding each one's result as soon as it is done.
 
     Every pipeline is checked (columns, metrics) before any runs; indexes and models are prepared before
@@ -111,27 +178,12 @@ def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: 
     names, systems = _names(pipelines, names)
     measures = parse_measures(metrics)
     cost = resolve_cost(cost)
-    topics, qrels = checked_topics(topics, "Experiment topics"), checked_qrels(qrels, "Experiment qrels")
-    found = coverage(topics, qrels)
-    check_coverage(found, strict)
-    for message in found.messages():
-        report(message)
+    topics, qrels = checked_inputs(topics, qrels, strict, report)
     qrels = qrels.merge(topics[["qid"]])
     systems = [checked_run(s, f"run {n!r}") if isinstance(s, pd.DataFrame) else s for n, s in zip(names, systems)]
     store = (StageCache() if cache is True else cache) or None
-    chains = {n: stage_chain(s) for n, s in zip(names, systems) if not isinstance(s, pd.DataFrame)}
-    for name, chain in chains.items():
-        check_columns(name, chain, list(topics.columns))
-    unprepared = {}
-    for name, chain in list(chains.items()):
-        try:
-            prepare(chain)
-        except Exception as e:  # e.g. a bad corpus line while indexing: this pipeline fails, the others run
-            if errors == "raise":
-                raise
-            unprepared[name] = StageError(f"pipeline {name!r}, preparing its stages: {type(e).__name__}: {e}")
-            del chains[name]
-    sample = topics.sample(n=min(latency_queries, len(topics)), random_state=seed) if latency_queries else topics.iloc[:0]
+    chains, unprepared = prepared_chains(names, systems, topics, errors=errors)
+    sample = latency_sample(topics, latency_queries, seed)
 
     def evaluate(name: str, run: pd.DataFrame | None, records: list[StageRecord], error: Exception | None):
         row = {"name": name, **{m: np.nan for m in measures}}
@@ -147,20 +199,9 @@ def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: 
             return PipelineResult(name, {**row, "error": message}, {}, [], None, message)
         values = pd.DataFrame.from_dict(per_query, orient="index")
         row.update({m: float(values[m].mean()) for m in measures})
-        seconds = sum(r.seconds for r in records)
-        latency = batch1_latency(chains[name], sample) if records and len(sample) else np.zeros((0, len(records)))
-        row.update({
-            "mrt_ms": 1000 * seconds / len(topics) if records else np.nan,
-            **_percentiles(latency.sum(axis=1)),
-            "qps": len(topics) / seconds if seconds else np.nan,
-            "usd_per_1k_queries": cost.per_1k_queries(seconds, len(topics)) if records else np.nan,
-            "usd_per_1k_queries_latency": cost.per_1k_queries(latency.sum(), len(sample)) if len(sample) else np.nan,
-            "peak_rss_mb": max((r.peak_rss_mb for r in records), default=np.nan),
-            "cached_stages": sum(r.cached for r in records),
-        })
-        stages = [{"name": name, **vars(r), **_percentiles(latency[:, r.position]),
-                   "qps": len(topics) / r.seconds if r.seconds else np.nan} for r in records]
-        return PipelineResult(name, row, per_query, stages, run[[c for c in RUN_COLUMNS if c in run.columns]])
+        figures, stages = pipeline_figures(name, records, chains.get(name, []), sample, cost, len(topics))
+        return PipelineResult(name, {**row, **figures}, per_query, stages,
+                              run[[c for c in RUN_COLUMNS if c in run.columns]])
 
     for name, system in zip(names, systems):
         if isinstance(system, pd.DataFrame):
@@ -169,40 +210,6 @@ def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: 
         yield evaluate(name, None, [], error)
     for finished in execute(chains, topics, store):
         yield evaluate(*finished)
-
-
-def Experiment(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.DataFrame, qrels: pd.DataFrame,
-               metrics: Sequence[str], names: Sequence[str] | None = None,
-               baseline: "int | str | Sequence[int | str] | None" = None, test: "str | Callable" = "t",
-               correction: str | None = None, alpha: float = 0.05, perquery: bool = False,
-               cache: "bool | StageCache" = True, latency_queries: int = 0, cost: "Cost | str | dict | None" = None,
-               seed: int = 42, on_run: Callable[[str, pd.DataFrame], None] | None = None,
-               strict: bool = False) -> ExperimentResult:
-    """Run and evaluate ``pipelines`` like ``pt.Experiment``, timing and costing each stage of each chain.
-
-    ``baseline`` (a name or index, or a list of them) adds per metric the queries won/lost and the paired
-    ``test`` p-value (``t``, ``wilcoxon`` or ``permutation``), corrected across pipelines by ``correction``
-    (a statsmodels method, e.g. ``holm``). ``on_run(name, results)`` is called as each pipeline finishes.
-    ``perquery`` is accepted for ``pt.Experiment`` compatibility: per-query values are always in ``.perquery``.
-    Topics without qrels (and qrels without topics) are warned about, or an error when ``strict``.
-    """
-    names, systems = _names(pipelines, names)
-    baselines = [] if baseline is None else [baseline] if isinstance(baseline, (int, str)) else list(baseline)
-    baselines = [names[b] if isinstance(b, int) else b for b in baselines]
-    for b in baselines:
-        if b not in names:
-            raise ValueError(f"unknown baseline {b!r}; pipelines are {names}")
-    if correction is not None and not baselines:
-        raise ValueError("a multiple-testing correction needs a baseline")
-    store = StageCache() if cache is True else cache or None
-    results = {}
-    for res in run_pipelines(systems, topics, qrels, metrics, names, store or False, latency_queries, cost, seed,
-                             strict=strict):
-        results[res.name] = res
-        if on_run is not None:
-            on_run(res.name, res.run)
-    return assemble([results[n] for n in names], list(parse_measures(metrics)), baselines, test, correction,
-                    alpha, seed, store.stats() if store else {})
 
 
 def assemble(results: Sequence[PipelineResult], metrics: list[str], baselines: Sequence[str] = (),

@@ -6,6 +6,8 @@ frontier (highest metric for the least latency / cost) is a step line through it
 """
 from __future__ import annotations
 
+import functools
+import io
 import math
 from pathlib import Path
 from typing import Sequence
@@ -17,6 +19,31 @@ from ..core import atomic_open
 from .report import failed, load_results
 
 PANELS = [("latency_p50_ms", "Latency p50 (ms)"), ("usd_per_1k_queries", "$ per 1k queries")]
+
+
+@functools.cache
+def _notebook_figure_class():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    class NotebookFigure(Figure):
+        """A matplotlib Figure that notebooks show (as PNG) without pyplot."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            FigureCanvasAgg(self)
+
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=100)
+            return buffer.getvalue()
+
+    return NotebookFigure
+
+
+def notebook_figure(**kwargs):
+    """A new matplotlib Figure (``Figure(**kwargs)``, Agg canvas) that a notebook displays by itself."""
+    return _notebook_figure_class()(**kwargs)
 
 
 def pareto_frontier(points: Sequence[tuple[float, float]]) -> list[int]:

@@ -106,7 +106,8 @@ def _format(values: pd.Series, digits: int, best: pd.Series, style: _Style) -> l
             for v, b in zip(values, best)]
 
 
-def _cells(group: pd.DataFrame, metrics: list[str], baselines: list[str], style: _Style) -> pd.DataFrame:
+def _cells(group: pd.DataFrame, metrics: list[str], baselines: list[str], style: _Style,
+           efficiency: list = EFFICIENCY) -> pd.DataFrame:
     """The table body of one dataset as formatted strings: name, metrics, efficiency columns."""
     cells = pd.DataFrame({"name": group["name"].map(style.escape)}, index=group.index)
     for metric in metrics:
@@ -114,7 +115,7 @@ def _cells(group: pd.DataFrame, metrics: list[str], baselines: list[str], style:
         marks = _significant(group, metric, baselines).to_dict("records")
         suffixes = [style.marks([i for i, base in enumerate(baselines) if row[base]]) for row in marks]
         cells[metric] = [c + s for c, s in zip(_format(values, 4, _best_mask(values, True), style), suffixes)]
-    for column, _, higher, fewest in EFFICIENCY:
+    for column, _, higher, fewest in efficiency:
         values = group[column].astype(float) if column in group else pd.Series(float("nan"), index=group.index)
         cells[column] = _format(values, _decimals(values, fewest), _best_mask(values, higher), style)
     return cells
@@ -165,8 +166,9 @@ def _label(dataset: str) -> str:
     return "tab:results" + (f"-{re.sub(r'[^A-Za-z0-9]+', '-', dataset).strip('-')}" if dataset else "")
 
 
-def _latex_table(cells: pd.DataFrame, metrics: list[str], caption_text: str, label: str, footnote: str) -> str:
-    headers = ["Pipeline"] + [latex_escape(m) for m in metrics] + [latex_escape(h) for _, h, _, _ in EFFICIENCY]
+def _latex_table(cells: pd.DataFrame, metrics: list[str], caption_text: str, label: str, footnote: str,
+                 efficiency: list = EFFICIENCY) -> str:
+    headers = ["Pipeline"] + [latex_escape(m) for m in metrics] + [latex_escape(h) for _, h, _, _ in efficiency]
     rows = [" & ".join(row) + r" \\" for row in cells.itertuples(index=False)]
     lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{caption_text}}}", rf"\label{{{label}}}",
              rf"\begin{{tabular}}{{l{'r' * (len(headers) - 1)}}}", r"\toprule", " & ".join(headers) + r" \\",
@@ -176,9 +178,10 @@ def _latex_table(cells: pd.DataFrame, metrics: list[str], caption_text: str, lab
     return "\n".join(lines + [r"\end{table}"]) + "\n"
 
 
-def _markdown_table(cells: pd.DataFrame, metrics: list[str], caption_text: str, dataset: str, footnote: str) -> str:
+def _markdown_table(cells: pd.DataFrame, metrics: list[str], caption_text: str, dataset: str, footnote: str,
+                    efficiency: list = EFFICIENCY) -> str:
     cells = cells.set_axis(["Pipeline"] + [markdown_escape(m) for m in metrics]
-                           + [markdown_escape(h) for _, h, _, _ in EFFICIENCY], axis=1)
+                           + [markdown_escape(h) for _, h, _, _ in efficiency], axis=1)
     table = cells.to_markdown(index=False, disable_numparse=True, colalign=["left"] + ["right"] * (cells.shape[1] - 1))
     parts = ([f"### {markdown_escape(dataset)}"] if dataset else []) + [table, f"Table: {caption_text}"]
     return "\n\n".join(parts + ([f"*{footnote}*"] if footnote else [])) + "\n"
@@ -189,9 +192,16 @@ def render_table(out_dir: str | Path, fmt: str = "latex") -> str:
 
     Bold marks the best value of each column as stored in ``results.csv`` (ties all bold), not as rounded.
     """
+    return render_frame(*load_results(out_dir), fmt=fmt)
+
+
+def render_frame(frame: pd.DataFrame, manifest: dict, fmt: str = "latex", efficiency: list = EFFICIENCY) -> str:
+    """:func:`render_table` of a results frame (``results.csv``'s columns; ``dataset`` optional) and its manifest;
+    ``efficiency``: the (column, header, higher is better, fewest decimals) shown after the metrics."""
     if fmt not in ("latex", "markdown"):
         raise ValueError(f"unknown table format {fmt!r}; choose 'latex' or 'markdown'")
-    frame, manifest = load_results(out_dir)
+    if "dataset" not in frame:
+        frame = frame.assign(dataset="")
     metrics, baselines = list(manifest["metrics"]), _baselines(manifest)
     latex = fmt == "latex"
     style = LATEX if latex else MARKDOWN
@@ -199,11 +209,11 @@ def render_table(out_dir: str | Path, fmt: str = "latex") -> str:
     for dataset in _datasets(frame):
         group = frame[frame["dataset"] == dataset]
         ok = ~failed(group)
-        cells = _cells(group[ok], metrics, baselines, style)
+        cells = _cells(group[ok], metrics, baselines, style, efficiency)
         footnote = _footnote(list(group.loc[~ok, "name"]), style.escape)
         text = caption(manifest, dataset, latex)
-        tables.append(_latex_table(cells, metrics, text, _label(dataset), footnote) if latex
-                      else _markdown_table(cells, metrics, text, dataset, footnote))
+        tables.append(_latex_table(cells, metrics, text, _label(dataset), footnote, efficiency) if latex
+                      else _markdown_table(cells, metrics, text, dataset, footnote, efficiency))
     return ("% needs \\usepackage{booktabs}\n" if latex else "") + "\n".join(tables)
 
 

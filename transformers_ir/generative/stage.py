@@ -16,7 +16,7 @@ from ..core.fingerprint import frame_fingerprint
 from ..core.index_folder import index_path
 from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
 from ..core.stage import Count, Fraction, NonNegative, NonNegativeInt, Positive, Stage
-from ..data import Dataset, document_text, load_dataset
+from ..data import DatasetLike, document_text, load_dataset
 from ..encoders import BUNDLED_MINILM_NAME, TextEncoder, choose_device, model_identity
 from .docids import SCHEMES, DocidMapping, extend_docids, make_docids
 from .index import DSIIndex
@@ -41,7 +41,7 @@ class DSI(Stage):
 
     runtime_params = frozenset({"device", "verbose"})  # batch_size shapes training here
 
-    def __init__(self, dataset: "str | Path | Dataset | None" = None, model: str | Path | None = None, *,
+    def __init__(self, dataset: "DatasetLike | None" = None, model: str | Path | None = None, *,
                  docids: Literal[SCHEMES] = "naive", num_results: Count = 10,
                  index: "DSIIndex | str | Path | None" = None, train_split: str | None = None,
                  leaf_size: Count = 100, branches: Annotated[int, Ge(2)] = 10,
@@ -128,7 +128,7 @@ class DSI(Stage):
         return self
 
     def fit(self, train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None, *,
-            negatives: pt.Transformer | None = None, dataset: "str | Path | Dataset | None" = None,
+            negatives: pt.Transformer | None = None, dataset: "DatasetLike | None" = None,
             output_dir: str | Path | None = None, **training) -> "DSI":
         """Index ``dataset`` (default: the stage's) by training — documents, pseudo-queries and, when given, the
         training queries with their relevant documents — with these constructor ``training`` settings changed;

@@ -11,7 +11,7 @@ import pyterrier as pt
 
 from ..core.rescore import rescored, rescorer_outputs
 from ..core.stage import Count, Stage, training_output_dir
-from ..data import Dataset, document_texts, load_dataset
+from ..data import DatasetLike, document_texts, load_dataset
 from ..encoders import BUNDLED_MINILM_NAME, autocast, token_lengths, warn_truncated
 from .colbert_model import colbert_identity, load_colbert
 from .token_index import TokenIndex
@@ -45,7 +45,7 @@ class ColBERT(Stage):
     ``seed`` (untrained; ``fit()`` trains it).
     """
 
-    def __init__(self, dataset: "str | Path | Dataset | None" = None, model: str | Path = BUNDLED_MINILM_NAME, *,
+    def __init__(self, dataset: "DatasetLike | None" = None, model: str | Path = BUNDLED_MINILM_NAME, *,
                  mode: Literal[MODES] = "index", pool_factor: Annotated[float, Ge(1)] | None = None, dim: Count = 128,
                  batch_size: Count = 32, max_length: Count | None = None, bf16: bool = False,
                  device: str | None = None, seed: int = 42, verbose: bool = False):
@@ -131,7 +131,7 @@ class ColBERT(Stage):
         return rescored(self, results, scores, columns)
 
     def fit(self, train_topics: pd.DataFrame, train_qrels: pd.DataFrame, *, negatives: pt.Transformer | None = None,
-            dataset: "str | Path | Dataset | None" = None, output_dir: str | Path | None = None, epochs: int = 1,
+            dataset: "DatasetLike | None" = None, output_dir: str | Path | None = None, epochs: int = 1,
             batch_size: int = 16, seed: int = 42, num_negatives: int = 1, learning_rate: float = 3e-5,
             max_steps: int | None = None) -> "ColBERT":
         """Fine-tune on ``train_qrels`` positives with in-batch and hard negatives from ``negatives`` (a pipeline

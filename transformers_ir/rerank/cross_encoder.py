@@ -8,7 +8,7 @@ import pyterrier as pt
 
 from ..core.rescore import rescored, rescorer_outputs
 from ..core.stage import Count, Stage, training_output_dir
-from ..data import Dataset, document_texts, load_dataset
+from ..data import DatasetLike, document_texts, load_dataset
 from ..encoders import PairScorer, model_identity
 
 
@@ -48,7 +48,7 @@ class CrossEncoder(Stage):
         return rescored(self, results, scores, columns)
 
     def fit(self, train_topics: pd.DataFrame, train_qrels: pd.DataFrame, *, negatives: pt.Transformer | None = None,
-            dataset: "str | Path | Dataset | None" = None, output_dir: str | Path | None = None, epochs: int = 1,
+            dataset: "DatasetLike | None" = None, output_dir: str | Path | None = None, epochs: int = 1,
             batch_size: int = 16, seed: int = 42, num_negatives: int = 4, learning_rate: float = 2e-5) -> "CrossEncoder":
         """Fine-tune on ``train_qrels`` positives and hard negatives from ``negatives`` (a pipeline run on
         ``train_topics``), texts from ``dataset``; return a cross-encoder on the checkpoint saved in ``output_dir``

@@ -1,24 +1,42 @@
 """BM25 retrieval on PISA as a PyTerrier transformer."""
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from ..core.native import redirect_native_output
 from ..core.retriever import retriever_outputs, with_num_results, without_results
 from ..core.stage import Count, Fraction, NonNegative, ParameterError, Stage
-from ..data import Dataset, load_dataset
+from ..data import DatasetLike, load_dataset
 from .analyzer import STEMMERS, Analyzer
 from .pisa_index import PisaTextIndex
+
+
+# PISA takes a weighted query term as round-down(weight) repeats: weights are scaled so that the smallest is at
+# least MIN_REPEATS repeats (rounded, within 0.25%) and the largest at most MAX_REPEATS; integer weights (counts)
+# are used as they are.
+MIN_REPEATS, MAX_REPEATS = 200, 100_000
+
+
+def _repeat_scale(weights) -> float:
+    positive = [w for w in weights if w > 0]
+    if not positive or all(float(w).is_integer() for w in positive):
+        return 1.0
+    return min(MIN_REPEATS / min(positive), MAX_REPEATS / max(positive))
 
 
 class BM25(Stage):
     """BM25 over a PISA index of ``dataset`` (built on first use) or over an explicit ``index``.
 
     ``BM25("vaswani", k1=0.9, b=0.4) % 100`` asks PISA for 100 results (the cutoff is fused).
-    A query with no indexable terms (only stopwords or punctuation) gets no results.
+    A query with no indexable terms (only stopwords or punctuation) gets no results. A ``query_toks`` column
+    (``{term: weight}``, terms as the index holds them, e.g. from :class:`RM3`) is used instead of the query
+    text: the score is ``sum(weight * BM25(term, doc))``. ``qtf=True`` weights each query term by its count in the
+    query, as Anserini's bag-of-words queries and Terrier do (PISA's default counts a repeated term once).
     ``backend="lucene"`` gives the same stage on Lucene through Pyserini (:class:`LuceneBM25`).
     """
 
@@ -30,19 +48,21 @@ class BM25(Stage):
             raise ParameterError(cls.__name__, "backend", f"should be 'pisa' or 'lucene' (got {backend!r})")
         return super().__new__(cls)
 
-    def __init__(self, dataset: "str | Path | Dataset | None" = None, *,
+    def __init__(self, dataset: "DatasetLike | None" = None, *,
                  index: "PisaTextIndex | str | Path | None" = None, k1: NonNegative = 0.9, b: Fraction = 0.4,
                  num_results: Count = 1000, stemmer: Literal[STEMMERS] = "porter2", stopwords: bool = True,
-                 threads: Count = 1, verbose: bool = False, backend: Literal["pisa", "lucene"] = "pisa"):
+                 threads: Count = 1, verbose: bool = False, backend: Literal["pisa", "lucene"] = "pisa",
+                 qtf: bool = False):
         if index is None and dataset is None:
             raise ValueError("BM25 needs a dataset (to index) or an index")
         self.dataset = load_dataset(dataset) if dataset is not None else None
         self.k1, self.b, self.num_results = float(k1), float(b), int(num_results)
         self.stemmer, self.stopwords, self.threads, self.verbose, self.backend = stemmer, stopwords, threads, verbose, backend
+        self.qtf = bool(qtf)
         analyzer = Analyzer(stemmer, stopwords)
         self._index = index if index is None or isinstance(index, PisaTextIndex) else PisaTextIndex(index, analyzer, threads)
         self.index = self._index or PisaTextIndex.for_dataset(self.dataset, analyzer, threads)
-        self._retriever = None
+        self._retriever = self._weighted = None
 
     def prepare(self) -> "BM25":
         """Build the index if needed and open it for retrieval (not part of query time)."""
@@ -54,11 +74,13 @@ class BM25(Stage):
             with redirect_native_output(self.index.path / "retrieval.log"):
                 self._retriever = self.index.pisa().bm25(k1=self.k1, b=self.b, num_results=self.num_results,
                                                          threads=self.threads, verbose=self.verbose)
+            if self.qtf:
+                self._weighted_retriever()
         return self
 
     def fuse_rank_cutoff(self, k: int) -> "BM25":
         """``self % k``: ask PISA for ``k`` results instead of cutting afterwards."""
-        return with_num_results(self, k, reset=["_retriever"])
+        return with_num_results(self, k, reset=["_retriever", "_weighted"])
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
         return retriever_outputs(self, input_columns)
@@ -69,11 +91,47 @@ class BM25(Stage):
         if not len(topics):
             return pd.DataFrame(columns=columns)
         self.prepare()
-        if self.index.analyzer.pretokenised:
+        if "query_toks" in topics.columns:
+            results = self._weighted_results(topics)
+        elif self.qtf:
+            topics = topics.assign(query_toks=topics["query"].map(self.index.analyzer.toks))
+            results = self._weighted_results(topics).drop(columns=["query_toks"])
+        elif self.index.analyzer.pretokenised:
             topics = topics.assign(query_toks=topics["query"].map(self.index.analyzer.toks))
             results = self._retriever.transform(topics).drop(columns=["query_toks"])
         else:
             results = self._retriever.transform(topics)
         results["score"] = results["score"].astype("float64")
         results["rank"] = results["rank"].astype("int64")
+        return results
+
+    def _weighted_retriever(self):
+        """PISA's BM25 for ``{term: weight}`` queries whose terms are already analysed (no stemming, no stopwords)."""
+        if self._weighted is None:
+            import warnings
+
+            import pyterrier_pisa
+            with warnings.catch_warnings():  # PISA warns that the index was built with a stemmer: that is the point
+                warnings.simplefilter("ignore")
+                index = pyterrier_pisa.PisaIndex(str(self.index.path), stemmer="none", stops="none",
+                                                 threads=self.threads)
+            with redirect_native_output(self.index.path / "retrieval.log"):
+                self._weighted = index.bm25(k1=self.k1, b=self.b, num_results=self.num_results, threads=self.threads,
+                                            query_weighted=True, toks_scale=1.0)
+        return self._weighted
+
+    def _weighted_results(self, topics: pd.DataFrame) -> pd.DataFrame:
+        """Retrieval for weighted term queries: each query's weights scaled to repeat counts (``_repeat_scale``), the
+        scores scaled back."""
+        bad = [q for q, t in zip(topics["qid"], topics["query_toks"])
+               if not isinstance(t, dict) or not all(isinstance(w, numbers.Real) for w in t.values())]
+        if bad:
+            raise TypeError(f"{self}: query_toks must be {{term: number}} dicts; not for qid(s) {bad[:5]}")
+        scale = [_repeat_scale(t.values()) for t in topics["query_toks"]]
+        scaled = [{k: v * s + (0.5 if s != 1.0 else 0.0) for k, v in t.items() if v > 0}
+                  for t, s in zip(topics["query_toks"], scale)]
+        results = self._weighted_retriever().transform(topics.assign(query_toks=scaled))
+        row = pd.Index(topics["qid"]).get_indexer(results["qid"])
+        results["score"] = results["score"].to_numpy() / np.asarray(scale)[row]
+        results["query_toks"] = topics["query_toks"].to_numpy()[row]
         return results

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Iterator, Optional, Protocol, Sequence
 
 import numpy as np
@@ -12,7 +11,7 @@ from ..core import atomic_write_text
 from ..core.retriever import retriever_outputs, with_num_results, without_results
 from ..core.rescore import rescorer_outputs
 from ..core.stage import Stage
-from ..data import Dataset, document_text, load_dataset
+from ..data import DatasetLike, document_text, load_dataset
 from .impact_index import ImpactIndex, SparseVector, quantise
 
 MODES = ("retrieve", "rescore")
@@ -43,7 +42,7 @@ class ImpactStageBase(Stage):
 
     kind = "impact"
 
-    def __init__(self, dataset: "str | Path | Dataset | None", encoder: SparseTextEncoder, *, mode: str, index,
+    def __init__(self, dataset: "DatasetLike | None", encoder: SparseTextEncoder, *, mode: str, index,
                  num_results: int, scale: float, threads: int, verbose: bool, encode_batch: int = 256):
         if dataset is None and (index is None if mode == "retrieve" else encoder.query_encoder == "idf"):
             alternative = " or an index" if mode == "retrieve" else ""

@@ -15,9 +15,9 @@ import pandas as pd
 from ..core import IndexBuildError, TirError, cache_dir
 from ..core.native import redirect_native_output
 from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
-from ..core.stage import Count, Fraction, NonNegative, Stage
 from ..core.index_folder import IndexFolder, index_path, write_manifest
-from ..data import Dataset, document_text, load_dataset
+from ..core.stage import Count, Fraction, NonNegative, Stage
+from ..data import Dataset, DatasetLike, document_text, load_dataset
 
 
 class LuceneNotAvailableError(TirError, ImportError):
@@ -44,15 +44,17 @@ def start_jvm() -> None:
 
 class LuceneIndex(IndexFolder):
     """An Anserini (Lucene) index of a dataset's title+text (Porter stemmer, English stopwords: Anserini's
-    defaults), with ``manifest.json`` that makes rebuilding a no-op."""
+    defaults), with ``manifest.json`` that makes rebuilding a no-op; ``docvectors`` stores the document vectors
+    RM3 needs."""
 
-    def __init__(self, path: str | Path, threads: int = 1):
-        self.path, self.threads = Path(path), threads
+    def __init__(self, path: str | Path, threads: int = 1, docvectors: bool = False):
+        self.path, self.threads, self.docvectors = Path(path), threads, docvectors
 
     @classmethod
-    def for_dataset(cls, dataset: "str | Dataset", threads: int = 1) -> "LuceneIndex":
+    def for_dataset(cls, dataset: "str | Dataset", threads: int = 1, docvectors: bool = False) -> "LuceneIndex":
         dataset = load_dataset(dataset)
-        return cls(index_path("lucene", dataset.name, {"corpus": dataset.fingerprint(), "backend": "lucene"}), threads)
+        key = {"corpus": dataset.fingerprint(), "backend": "lucene", **({"docvectors": True} if docvectors else {})}
+        return cls(index_path("lucene", dataset.name, key), threads, docvectors)
 
     def build(self, dataset: "str | Dataset", force: bool = False) -> "LuceneIndex":
         dataset = load_dataset(dataset)
@@ -67,7 +69,8 @@ class LuceneIndex(IndexFolder):
         start, count = time.perf_counter(), 0
         with self.staging() as tmp:
             with redirect_native_output(tmp / "build.log"):
-                indexer = LuceneIndexer(str(tmp), threads=self.threads)
+                indexer = (LuceneIndexer(args=["-index", str(tmp), "-storeDocvectors"], threads=self.threads)
+                           if self.docvectors else LuceneIndexer(str(tmp), threads=self.threads))
                 for batch in chunked(dataset.corpus_iter(), 1000):
                     indexer.add_batch_dict([{"id": d["docno"], "contents": document_text(d)} for d in batch])
                     count += len(batch)
@@ -77,7 +80,7 @@ class LuceneIndex(IndexFolder):
                 raise IndexBuildError(f"Lucene indexed {indexed} documents of the {count} read; not installed")
             write_manifest(tmp, {
                 "type": "lucene", "source": dataset.name, "corpus_fingerprint": dataset.fingerprint(),
-                "fields": ["title", "text"], "doc_count": count,
+                "fields": ["title", "text"], "docvectors": self.docvectors, "doc_count": count,
                 "build_seconds": round(time.perf_counter() - start, 3),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
@@ -85,14 +88,17 @@ class LuceneIndex(IndexFolder):
 class LuceneBM25(Stage):
     """BM25 over an Anserini/Lucene index of ``dataset`` (built on first use): ``LuceneBM25("scifact") % 100``.
 
-    A query with no indexable terms gets no results.
+    A query with no indexable terms gets no results. ``rm3=True`` adds Pyserini's RM3 feedback
+    (``set_rm3(fb_terms, fb_docs, fb_lambda)``; the index then stores document vectors).
     """
 
-    def __init__(self, dataset: "str | Path | Dataset", *, k1: NonNegative = 0.9, b: Fraction = 0.4,
-                 num_results: Count = 1000, threads: Count = 1):
+    def __init__(self, dataset: "DatasetLike", *, k1: NonNegative = 0.9, b: Fraction = 0.4,
+                 num_results: Count = 1000, threads: Count = 1, rm3: bool = False, fb_docs: Count = 10,
+                 fb_terms: Count = 10, fb_lambda: Fraction = 0.5):
         self.dataset = load_dataset(dataset)
-        self.index = LuceneIndex.for_dataset(self.dataset, threads)
+        self.index = LuceneIndex.for_dataset(self.dataset, threads, docvectors=rm3)
         self.k1, self.b, self.num_results, self.threads = float(k1), float(b), int(num_results), threads
+        self.rm3, self.fb_docs, self.fb_terms, self.fb_lambda = bool(rm3), int(fb_docs), int(fb_terms), float(fb_lambda)
         self._searcher = None
 
     def prepare(self) -> "LuceneBM25":
@@ -104,6 +110,8 @@ class LuceneBM25(Stage):
             with redirect_native_output(self.index.path / "retrieval.log"):
                 self._searcher = LuceneSearcher(str(self.index.path))
                 self._searcher.set_bm25(self.k1, self.b)
+                if self.rm3:
+                    self._searcher.set_rm3(self.fb_terms, self.fb_docs, self.fb_lambda)
         return self
 
     def fuse_rank_cutoff(self, k: int) -> "LuceneBM25":

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..core.stage import Count, ParameterError, Positive, training_output_dir
-from ..data import Dataset, load_dataset
+from ..data import DatasetLike, load_dataset
 from .impact_index import ImpactIndex
 from .impact_stage import MODES, ImpactStageBase
 from .splade_encoder import SpladeEncoder
@@ -23,7 +23,7 @@ class SPLADE(ImpactStageBase):
 
     kind = "splade"
 
-    def __init__(self, dataset: "str | Path | Dataset | None" = None, model: str | Path = "", *,
+    def __init__(self, dataset: "DatasetLike | None" = None, model: str | Path = "", *,
                  mode: Literal[MODES] = "retrieve", index: "ImpactIndex | str | Path | None" = None,
                  num_results: Count = 1000, doc_top_k: Count | None = None, scale: Positive = 100.0,
                  query_encoder: Literal["model", "idf"] = "model", batch_size: Count = 32,
@@ -37,7 +37,7 @@ class SPLADE(ImpactStageBase):
         super().__init__(dataset, encoder, mode=mode, index=index, num_results=num_results, scale=scale,
                          threads=threads, verbose=verbose)
 
-    def fit(self, train_topics, train_qrels, *, negatives=None, dataset: "str | Path | Dataset | None" = None,
+    def fit(self, train_topics, train_qrels, *, negatives=None, dataset: "DatasetLike | None" = None,
             output_dir: str | Path | None = None, **training) -> "SPLADE":
         """Train this stage's model (see :func:`transformers_ir.sparse.training.train_splade` for ``training``) with
         hard negatives from ``negatives`` and texts from ``dataset`` (default: the stage's); return a SPLADE on the

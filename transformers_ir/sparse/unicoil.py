@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal, Sequence
 
 from ..core.stage import Count, ParameterError, Positive
-from ..data import Dataset
+from ..data import DatasetLike
 from ..encoders import choose_device, model_identity, resolve_model
 from .impact_index import ImpactIndex, SparseVector
 from .impact_stage import MODES, ImpactStageBase
@@ -88,7 +88,7 @@ class UniCOIL(ImpactStageBase):
 
     kind = "unicoil"
 
-    def __init__(self, dataset: "str | Path | Dataset | None" = None, model: str | Path = "", *,
+    def __init__(self, dataset: "DatasetLike | None" = None, model: str | Path = "", *,
                  mode: Literal[MODES] = "retrieve", index: "ImpactIndex | str | Path | None" = None,
                  num_results: Count = 1000, scale: Positive = 100.0, batch_size: Count = 32,
                  max_length: Count | None = 256, device: str | None = None, threads: Count = 1, verbose: bool = False):
