@@ -80,6 +80,7 @@ pipelines:
 """
 
 
+@needs_data("vaswani")
 @pytest.mark.parametrize("text, where", [
     (GOOD.replace("metrics: [AP", "metrics: [AP, {x"), r"c.yaml:\d+: invalid YAML"),
     (GOOD + "colour: red\n", r"c.yaml:8: key 'colour': unknown key"),

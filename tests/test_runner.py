@@ -15,7 +15,7 @@ from transformers_ir.cli import main
 from transformers_ir.config import ConfigError
 from transformers_ir.runner import run_config
 
-from .conftest import needs_data
+from .conftest import needs_data, requires
 
 pytestmark = needs_data("vaswani")
 
@@ -151,7 +151,7 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
 
 @pytest.mark.slow
 def test_ray_executor_gives_the_same_results_as_local(tmp_path):
-    pytest.importorskip("ray")
+    requires("ray")
     import ray
     config = GRID.replace("latency: {queries: 5}", "latency: {queries: 0}")
     local = run_config(write(tmp_path, config), tmp_path / "local", use_cache=False, echo=quiet)
