@@ -100,3 +100,33 @@ def test_learned_sparse_after_bm25(adi, upstream, tiny_splade, cls):
 def test_dsi_after_bm25(adi, upstream):
     dsi = tir.DSI(adi, docids="naive", epochs=1, decoder_layers=1, num_results=K, seed=0)
     check_ranks_each_query_once(dsi, upstream, adi.topics().head(8))
+
+
+def test_fused_cutoffs_keep_the_same_documents_as_later_cutoffs_even_on_ties():
+    """Engines break ties at their cutoff arbitrarily; our retrievers see past the cutoff, so `% k` fused into the
+    engine and a cut after a deeper ranking keep the same documents (ties by docno, as trec_eval orders them)."""
+    from transformers_ir.core.retriever import top_k
+    scores = {"q": [(f"d{i:02d}", 1.0 if i < 30 else 2.0) for i in range(40)]}
+    asked = []
+
+    def search(queries, depth):
+        asked.append(depth)
+        rows = [(qid, d, s) for qid in queries["qid"] for d, s in sorted(scores[qid], key=lambda x: -x[1])[:depth]]
+        return pd.DataFrame(rows, columns=["qid", "docno", "score"])
+    queries = pd.DataFrame({"qid": ["q"], "query": ["x"]})
+    for k in (12, 15):
+        top = top_k(search, queries, k)
+        assert top["docno"].tolist()[:10] == [f"d{i}" for i in range(39, 29, -1)]  # the ten 2.0s, docno descending
+        assert top["docno"].tolist()[10:] == [f"d{i:02d}" for i in range(29, 29 - (k - 10), -1)]  # then the tied 1.0s
+    assert asked[-1] > asked[-2] or len(asked) > 2  # a tie up to the last result returned asks deeper
+
+
+@needs_data("vaswani")
+def test_bm25_fused_and_cut_later_are_the_same_run():
+    vaswani = tir.load_dataset("vaswani")
+    topics = vaswani.topics()
+    for k in (10, 100):
+        fused = (tir.BM25(vaswani) % k).compile().transform(topics)
+        later = tir.BM25(vaswani).transform(topics)
+        pd.testing.assert_frame_equal(fused.reset_index(drop=True),
+                                      later[later["rank"] < k].reset_index(drop=True))

@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
+from ..core.retriever import results_frame, retriever_outputs, top_k, with_num_results, without_results
 from ..core.stage import Count
 from ..data import DatasetLike
 from ..encoders import BUNDLED_MINILM_NAME
@@ -50,10 +50,14 @@ class Dense(DenseStageBase):
         self.prepare()
         index = self.index
         faiss_index = index.faiss(self.index_type)
-        k = min(self.num_results, faiss_index.ntotal)
-        scores, ids = faiss_index.search(self._encode_queries(topics["query"]), k)
-        order = np.argsort(-scores, axis=1, kind="stable")  # FAISS sorts already; make ties deterministic
-        scores, ids = np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
-        found = ids >= 0  # approximate indexes may return fewer than k
-        return results_frame(topics, np.repeat(np.arange(len(topics)), found.sum(axis=1)), index.docnos()[ids[found]],
-                             scores[found], (np.cumsum(found, axis=1) - 1)[found], columns)
+        vectors = self._encode_queries(topics["query"])
+
+        def search(queries: pd.DataFrame, depth: int) -> pd.DataFrame:
+            k = min(depth, faiss_index.ntotal)
+            rows = pd.Index(topics["qid"]).get_indexer(queries["qid"])
+            scores, ids = faiss_index.search(vectors[rows], k)
+            found = ids >= 0  # approximate indexes may return fewer than k
+            return results_frame(queries, np.repeat(np.arange(len(queries)), found.sum(axis=1)),
+                                 index.docnos()[ids[found]], scores[found], (np.cumsum(found, axis=1) - 1)[found],
+                                 columns)
+        return top_k(search, topics, self.num_results)[columns]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.native import redirect_native_output
-from ..core.retriever import retriever_outputs, with_num_results, without_results
+from ..core.retriever import first_depth, retriever_outputs, top_k, with_num_results, without_results
 from ..core.stage import Count, Fraction, NonNegative, ParameterError, Stage
 from ..data import DatasetLike, load_dataset
 from .analyzer import STEMMERS, Analyzer
@@ -20,6 +20,10 @@ from .pisa_index import PisaTextIndex
 # least MIN_REPEATS repeats (rounded, within 0.25%) and the largest at most MAX_REPEATS; integer weights (counts)
 # are used as they are.
 MIN_REPEATS, MAX_REPEATS = 200, 100_000
+# MaxScore sums a document's term scores in the same order whatever the depth asked for; PISA's default
+# (block-max WAND) does not, so the same document's float32 score could differ between `bm25 % 10` and `bm25`
+# (956 of Vaswani's top-116 scores did) and near-ties would swap.
+QUERY_ALGORITHM = "maxscore"
 
 
 def _repeat_scale(weights) -> float:
@@ -62,25 +66,20 @@ class BM25(Stage):
         analyzer = Analyzer(stemmer, stopwords)
         self._index = index if index is None or isinstance(index, PisaTextIndex) else PisaTextIndex(index, analyzer, threads)
         self.index = self._index or PisaTextIndex.for_dataset(self.dataset, analyzer, threads)
-        self._retriever = self._weighted = None
+        self._engines: dict[tuple[bool, int], object] = {}
 
     def prepare(self) -> "BM25":
         """Build the index if needed and open it for retrieval (not part of query time)."""
-        if self._retriever is None:
-            if not self.index.built():
-                if self.dataset is None:
-                    raise FileNotFoundError(f"{self}: index {self.index.path} is not built and no dataset was given")
-                self.index.build(self.dataset)
-            with redirect_native_output(self.index.path / "retrieval.log"):
-                self._retriever = self.index.pisa().bm25(k1=self.k1, b=self.b, num_results=self.num_results,
-                                                         threads=self.threads, verbose=self.verbose)
-            if self.qtf:
-                self._weighted_retriever()
+        if not self.index.built():
+            if self.dataset is None:
+                raise FileNotFoundError(f"{self}: index {self.index.path} is not built and no dataset was given")
+            self.index.build(self.dataset)
+        self._engine(self.qtf, first_depth(self.num_results))
         return self
 
     def fuse_rank_cutoff(self, k: int) -> "BM25":
         """``self % k``: ask PISA for ``k`` results instead of cutting afterwards."""
-        return with_num_results(self, k, reset=["_retriever", "_weighted"])
+        return with_num_results(self, k)
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
         return retriever_outputs(self, input_columns)
@@ -91,38 +90,40 @@ class BM25(Stage):
         if not len(topics):
             return pd.DataFrame(columns=columns)
         self.prepare()
+        toks = self.index.analyzer.toks
         if "query_toks" in topics.columns:
-            results = self._weighted_results(topics)
-        elif self.qtf:
-            topics = topics.assign(query_toks=topics["query"].map(self.index.analyzer.toks))
-            results = self._weighted_results(topics).drop(columns=["query_toks"])
-        elif self.index.analyzer.pretokenised:
-            topics = topics.assign(query_toks=topics["query"].map(self.index.analyzer.toks))
-            results = self._retriever.transform(topics).drop(columns=["query_toks"])
-        else:
-            results = self._retriever.transform(topics)
-        results["score"] = results["score"].astype("float64")
-        results["rank"] = results["rank"].astype("int64")
-        return results
+            return top_k(self._weighted_results, topics, self.num_results)
+        if self.qtf:
+            results = top_k(self._weighted_results, topics.assign(query_toks=topics["query"].map(toks)), self.num_results)
+            return results.drop(columns=["query_toks"])
+        if self.index.analyzer.pretokenised:
+            def search(queries: pd.DataFrame, depth: int) -> pd.DataFrame:
+                return self._engine(False, depth).transform(queries.assign(query_toks=queries["query"].map(toks)))
+            return top_k(search, topics, self.num_results).drop(columns=["query_toks"])
+        return top_k(lambda queries, depth: self._engine(False, depth).transform(queries), topics, self.num_results)
 
-    def _weighted_retriever(self):
-        """PISA's BM25 for ``{term: weight}`` queries whose terms are already analysed (no stemming, no stopwords)."""
-        if self._weighted is None:
-            import warnings
+    def _engine(self, weighted: bool, depth: int):
+        """PISA's BM25 asked for ``depth`` results, opened once: on the text query, or (``weighted``) on
+        ``{term: weight}`` queries whose terms are already analysed (no stemming, no stopwords)."""
+        if (weighted, depth) not in self._engines:
+            index = self.index.pisa()
+            if weighted:
+                import warnings
 
-            import pyterrier_pisa
-            with warnings.catch_warnings():  # PISA warns that the index was built with a stemmer: that is the point
-                warnings.simplefilter("ignore")
-                index = pyterrier_pisa.PisaIndex(str(self.index.path), stemmer="none", stops="none",
-                                                 threads=self.threads)
+                import pyterrier_pisa
+                with warnings.catch_warnings():  # PISA warns that the index was built with a stemmer: the point
+                    warnings.simplefilter("ignore")
+                    index = pyterrier_pisa.PisaIndex(str(self.index.path), stemmer="none", stops="none",
+                                                     threads=self.threads)
             with redirect_native_output(self.index.path / "retrieval.log"):
-                self._weighted = index.bm25(k1=self.k1, b=self.b, num_results=self.num_results, threads=self.threads,
-                                            query_weighted=True, toks_scale=1.0)
-        return self._weighted
+                self._engines[(weighted, depth)] = index.bm25(
+                    k1=self.k1, b=self.b, num_results=depth, threads=self.threads, verbose=self.verbose,
+                    query_algorithm=QUERY_ALGORITHM, **({"query_weighted": True, "toks_scale": 1.0} if weighted else {}))
+        return self._engines[(weighted, depth)]
 
-    def _weighted_results(self, topics: pd.DataFrame) -> pd.DataFrame:
-        """Retrieval for weighted term queries: each query's weights scaled to repeat counts (``_repeat_scale``), the
-        scores scaled back."""
+    def _weighted_results(self, topics: pd.DataFrame, depth: int) -> pd.DataFrame:
+        """``depth`` results for weighted term queries: each query's weights scaled to repeat counts
+        (``_repeat_scale``), the scores scaled back."""
         bad = [q for q, t in zip(topics["qid"], topics["query_toks"])
                if not isinstance(t, dict) or not all(isinstance(w, numbers.Real) for w in t.values())]
         if bad:
@@ -130,7 +131,7 @@ class BM25(Stage):
         scale = [_repeat_scale(t.values()) for t in topics["query_toks"]]
         scaled = [{k: v * s + (0.5 if s != 1.0 else 0.0) for k, v in t.items() if v > 0}
                   for t, s in zip(topics["query_toks"], scale)]
-        results = self._weighted_retriever().transform(topics.assign(query_toks=scaled))
+        results = self._engine(True, depth).transform(topics.assign(query_toks=scaled))
         row = pd.Index(topics["qid"]).get_indexer(results["qid"])
         results["score"] = results["score"].to_numpy() / np.asarray(scale)[row]
         results["query_toks"] = topics["query_toks"].to_numpy()[row]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..core import IndexBuildError, TirError, cache_dir
 from ..core.native import redirect_native_output
-from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
+from ..core.retriever import results_frame, retriever_outputs, top_k, with_num_results, without_results
 from ..core.index_folder import IndexFolder, index_path, write_manifest
 from ..core.stage import Count, Fraction, NonNegative, Stage
 from ..data import Dataset, DatasetLike, document_text, load_dataset
@@ -127,10 +127,13 @@ class LuceneBM25(Stage):
         if not len(topics):
             return pd.DataFrame(columns=columns)
         self.prepare()
-        qids = [str(q) for q in topics["qid"]]
-        found = self._searcher.batch_search(topics["query"].astype(str).tolist(), qids, k=self.num_results,
-                                            threads=self.threads)
-        hits = [(i, hit.docid, hit.score, rank) for i, qid in enumerate(qids)
-                for rank, hit in enumerate(found.get(qid, []))]
-        rows, docnos, scores, ranks = zip(*hits) if hits else ((), (), (), ())
-        return results_frame(topics, rows, docnos, scores, ranks, columns)
+
+        def search(queries: pd.DataFrame, depth: int) -> pd.DataFrame:
+            qids = queries["qid"].tolist()
+            found = self._searcher.batch_search(queries["query"].astype(str).tolist(), qids, k=depth,
+                                                threads=self.threads)
+            hits = [(i, hit.docid, hit.score, rank) for i, qid in enumerate(qids)
+                    for rank, hit in enumerate(found.get(qid, []))]
+            rows, docnos, scores, ranks = zip(*hits) if hits else ((), (), (), ())
+            return results_frame(queries, rows, docnos, scores, ranks, columns)
+        return top_k(search, topics, self.num_results)[columns]
