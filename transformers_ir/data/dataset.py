@@ -46,10 +46,11 @@ class Dataset(pt.datasets.Dataset, ABC):
         """A content hash of the corpus (indexes built from it are keyed by it)."""
 
     def docstore(self) -> DocStore:
-        """The on-disk docno -> text store, built on first use."""
+        """The on-disk docno -> text store of the corpus as it is now, built on first use."""
+        path = cache_dir() / "docstores" / f"{self.fingerprint()[:20]}.sqlite"
         store = getattr(self, "_docstore", None)
-        if store is None:
-            store = DocStore(cache_dir() / "docstores" / f"{self.fingerprint()[:20]}.sqlite")
+        if store is None or store.path != path:
+            store = DocStore(path)
             if not store.built():
                 store.build(self.corpus_iter())
             self._docstore = store
