@@ -56,6 +56,18 @@ def test_index_scores_equal_on_the_fly(adi):
 
 
 @needs_data("adi")
+def test_adi_effectiveness_is_pinned(adi):
+    """BM25 % 100 >> ColBERT (MiniLM + seeded projection, untrained) on ADI: pinned, so a change to MaxSim, the
+    projection or pooling is seen (summing instead of taking the max over document tokens gives 0.32)."""
+    bm25 = tir.BM25(adi) % 100
+    result = tir.Experiment({"index": bm25 >> ColBERT(adi), "pooled": bm25 >> ColBERT(adi, pool_factor=2),
+                             "on the fly": bm25 >> adi.text_loader(("title", "text")) >> ColBERT(mode="on_the_fly")},
+                            adi.topics(), adi.qrels(), ["nDCG@10"], cache=False).set_index("name")["nDCG@10"]
+    assert result["index"] == pytest.approx(0.39384, abs=5e-4) and result["on the fly"] == result["index"]
+    assert result["pooled"] == pytest.approx(0.39951, abs=5e-4)
+
+
+@needs_data("adi")
 def test_index_manifest_and_rebuild_is_noop(adi):
     stage = ColBERT(adi).prepare()
     manifest = stage.index.manifest
