@@ -66,6 +66,15 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pipelines(args: argparse.Namespace) -> int:
+    from .config.include import available_recipes, load_recipe
+    for name, path in available_recipes().items():
+        recipe = load_recipe(path)
+        pipelines = ", ".join(recipe.data.get("pipelines") or {}) or "-"
+        print(f"{name:16} {pipelines:32} {recipe.data.get('description', '')}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tir", description="transformers-ir: IR experiments as expressions")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     cmp.add_argument("dir1")
     cmp.add_argument("dir2")
     cmp.set_defaults(fn=_compare)
+    recipes = sub.add_parser("pipelines", help="list the recipes configs can include (pipelines/*.yaml)")
+    recipes.set_defaults(fn=_pipelines)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

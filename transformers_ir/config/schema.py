@@ -5,6 +5,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .include import resolve_includes
 from .yamlmap import LocatedYaml
 
 
@@ -39,6 +40,7 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1)
+    include: list[str] = Field(default_factory=list)
     dataset: Optional[str] = None
     datasets: Optional[list[str]] = None
     split: Optional[str] = None
@@ -86,6 +88,7 @@ def load_config(path: str, overrides: dict[str, Any] | None = None) -> tuple[Run
     doc = LocatedYaml(path)
     if not isinstance(doc.data, dict):
         raise doc.error((), "a config must be a mapping of keys (name, dataset, metrics, stages, pipelines, ...)")
+    resolve_includes(doc)
     for dotted, value in (overrides or {}).items():
         stage, _, param = dotted.partition(".")
         if stage not in (doc.data.get("stages") or {}) or not param:
