@@ -12,7 +12,7 @@ from ..core.retriever import retriever_outputs, with_num_results, without_result
 from ..core.rescore import rescorer_outputs
 from ..core.stage import Stage
 from ..data import DatasetLike, document_text, load_dataset
-from .impact_index import ImpactIndex, SparseVector, quantise
+from .impact_index import DocVectorStore, ImpactIndex, SparseVector, quantise
 
 MODES = ("retrieve", "rescore")
 
@@ -35,7 +35,8 @@ def sparse_dot(query: SparseVector, doc: SparseVector) -> float:
 class ImpactStageBase(Stage):
     """Learned-sparse stage over ``dataset``: ``mode="retrieve"`` asks a PISA impact index (built on first use;
     integer impacts ``round(weight * scale)``, score = their dot product); ``mode="rescore"`` scores input
-    candidates by the exact float dot product (needs ``text``, or ``dataset`` to look documents up).
+    candidates by the exact float dot product: documents whose float vectors the stage's index keeps (built for
+    this corpus and encoder) are read from it, the others encoded from ``text``, or looked up in ``dataset``.
 
     Subclasses declare the parameters (``model`` and the encoder's) and store them; this base stores ``dataset``,
     ``mode``, ``index`` (as ``_index``), ``num_results``, ``scale``, ``threads`` and ``verbose``."""
@@ -148,16 +149,39 @@ class ImpactStageBase(Stage):
         results["rank"] = results["rank"].astype("int64")
         return results[columns]
 
+    def stored_vectors(self) -> DocVectorStore | None:
+        """The float document vectors of this stage's index when it is built from this corpus with this encoder."""
+        if self._index is None and self.dataset is None:
+            return None
+        manifest = self.index.manifest
+        if manifest is None or manifest.get("encoder") != self.encoder.identity():
+            return None
+        if self.dataset is not None and manifest.get("corpus_fingerprint") != self.dataset.fingerprint():
+            return None
+        return self.index.doc_vectors()
+
+    def _doc_vectors(self, out: pd.DataFrame, docnos: pd.Series) -> dict[str, SparseVector]:
+        """Each candidate's vector: read from the index's store, else encoded (``text``, or the dataset's)."""
+        store = self.stored_vectors()
+        unique = sorted(set(docnos))
+        vectors = store.get(unique) if store is not None else {}
+        missing = [d for d in unique if d not in vectors]
+        if not missing:
+            return vectors
+        if "text" in out.columns:
+            rows = out[docnos.isin(missing)].drop_duplicates("docno")
+            texts = dict(zip(rows["docno"].astype(str), rows.apply(document_text, axis=1)))
+        else:
+            found = self.dataset.docstore().lookup(missing).set_index("docno")
+            texts = {d: document_text(row) for d, row in found.iterrows()}
+        todo = [d for d in missing if d in texts]
+        vectors.update(zip(todo, self.encoder.encode_documents([texts[d] for d in todo])))
+        return vectors
+
     def _rescore(self, inp: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         out = inp.drop(columns=[c for c in ("score", "rank") if c in inp.columns]).reset_index(drop=True)
         docnos = out["docno"].astype(str)
-        if "text" in out.columns:
-            texts = dict(zip(docnos, out.apply(document_text, axis=1)))
-        else:
-            found = self.dataset.docstore().lookup(sorted(set(docnos))).set_index("docno")
-            texts = {d: document_text(row) for d, row in found.iterrows()}
-        unique_docs = sorted(texts)
-        doc_vectors = dict(zip(unique_docs, self.encoder.encode_documents([texts[d] for d in unique_docs])))
+        doc_vectors = self._doc_vectors(out, docnos)
         queries = out.drop_duplicates("qid")
         query_vectors = dict(zip(queries["qid"], self.encoder.encode_queries(queries["query"].tolist())))
         out["score"] = np.array([sparse_dot(query_vectors[q], doc_vectors.get(d, {}))
