@@ -1,7 +1,7 @@
 """transformers-ir: IR pipelines as PyTerrier expressions, evaluated, timed and costed by one runner."""
 from . import encoders
 from .core.cached import cached
-from .data import Dataset, TextLoader, load_dataset
+from .data import Dataset, RunFile, TextLoader, load_dataset
 from .dense import Dense, DenseIndex, DenseScorer
 from .experiment import Experiment, ExperimentFrame, ExperimentResult
 from .generative import DSI
@@ -27,5 +27,5 @@ def from_yaml(text: str) -> dict:
 
 
 __all__ = ["BM25", "ColBERT", "CrossEncoder", "DSI", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment",
-           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "SPLADE", "TextLoader",
+           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "RunFile", "SPLADE", "TextLoader",
            "UniCOIL", "cached", "encoders", "from_yaml", "load_dataset", "to_yaml"]

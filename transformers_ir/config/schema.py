@@ -30,6 +30,16 @@ class Latency(BaseModel):
 RAY_ENV = ("TIR_DATA_PATH", "TIR_CACHE_DIR", "TIR_TORCH_THREADS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
+class Reproduce(BaseModel):
+    """``tir reproduce``: the figures a config must give (``expected[pipeline][metric]``), the window around them
+    still accepted as OKish (``tolerance``), published figures shown beside, and whether ``--fast`` runs it."""
+    model_config = ConfigDict(extra="forbid")
+    fast: bool = False
+    tolerance: float = Field(0.005, gt=0)
+    expected: dict[str, dict[str, float]] = Field(min_length=1)
+    published: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
 class RunConfig(BaseModel):
     """A grid of pipelines over one or more datasets; see README "Configs".
 
@@ -59,6 +69,7 @@ class RunConfig(BaseModel):
     pareto_metric: Optional[str] = None
     seed: int = 42
     output: Optional[str] = None
+    reproduce: Optional[Reproduce] = None
 
     @field_validator("stages")
     @classmethod
