@@ -24,7 +24,7 @@ import torch
 
 import transformers_ir as tir
 from transformers_ir.encoders import SPLADE_TINY_NAME
-from transformers_ir.sparse.impact_stage import doc_text
+from transformers_ir.data import document_text
 from transformers_ir.sparse.splade_encoder import SpladeEncoder
 
 
@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--output", default=str(Path(__file__).with_suffix(".md")))
     args = parser.parse_args()
 
-    texts = [doc_text(d) for d in itertools.islice(tir.load_dataset("scifact").corpus_iter(), args.documents)]
+    texts = [document_text(d) for d in itertools.islice(tir.load_dataset("scifact").corpus_iter(), args.documents)]
     fp32 = SpladeEncoder(SPLADE_TINY_NAME, max_length=args.max_length, batch_size=args.batch_size)
     bf16 = SpladeEncoder(SPLADE_TINY_NAME, max_length=args.max_length, batch_size=args.batch_size, bf16=True)
     reference = fp32.model  # sentence-transformers' SparseEncoder (Transformer fill-mask + SpladePooling max)

@@ -212,8 +212,8 @@ def test_colbertv2_layout_scores_as_direct_maxsim(colbertv2):
     for q, query in enumerate(QUERIES):
         expected = colbert_reference(colbertv2, query, PASSAGES)
         got = np.array([ours.loc[(str(q), f"d{d}")] for d in range(len(PASSAGES))])
-        # document vectors are scored as float16 by the stage (both modes): 32 query tokens x ~5e-4 each
-        np.testing.assert_allclose(got, expected, atol=2e-2)
+        # the stage scores float16 document vectors (both modes): ~1e-3 on scores of ~20 (32 query tokens)
+        np.testing.assert_allclose(got, expected, atol=5e-3)
         assert list(np.argsort(-got)) == list(np.argsort(-expected))
 
 
