@@ -149,16 +149,19 @@ class ImpactStageBase(Stage):
         results["rank"] = results["rank"].astype("int64")
         return results[columns]
 
+    _stored: DocVectorStore | None = None  # opened once found (per stage object)
+
     def stored_vectors(self) -> DocVectorStore | None:
         """The float document vectors of this stage's index when it is built from this corpus with this encoder."""
-        if self._index is None and self.dataset is None:
-            return None
+        if self._stored is not None or (self._index is None and self.dataset is None):
+            return self._stored
         manifest = self.index.manifest
         if manifest is None or manifest.get("encoder") != self.encoder.identity():
             return None
         if self.dataset is not None and manifest.get("corpus_fingerprint") != self.dataset.fingerprint():
             return None
-        return self.index.doc_vectors()
+        self._stored = self.index.doc_vectors()
+        return self._stored
 
     def _doc_vectors(self, out: pd.DataFrame, docnos: pd.Series) -> dict[str, SparseVector]:
         """Each candidate's vector: read from the index's store, else encoded (``text``, or the dataset's)."""
