@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import atomic_write_text
-from ..core.retriever import retriever_outputs, with_num_results, without_results
+from ..core.retriever import first_depth, retriever_outputs, top_k, with_num_results, without_results
 from ..core.rescore import rescorer_outputs
 from ..core.stage import Stage
 from ..data import DatasetLike, document_text, load_dataset
@@ -55,7 +55,7 @@ class ImpactStageBase(Stage):
         self._derived_index: ImpactIndex | None = None
         self.num_results, self.scale = int(num_results), float(scale)
         self.threads, self.verbose, self.encode_batch = threads, verbose, encode_batch
-        self._retriever = None
+        self._engines: dict[int, object] = {}
 
     # identity -------------------------------------------------------------------------------------------------
     def _description(self) -> dict:
@@ -103,12 +103,12 @@ class ImpactStageBase(Stage):
 
     def prepare(self) -> "ImpactStageBase":
         """Build the impact index if needed (encoding the corpus) and open it; not part of query time."""
-        if self.mode == "retrieve" and self._retriever is None:
+        if self.mode == "retrieve" and not self._engines:
             if not self.index.built() or (self.dataset is not None and not self.index.matches(self._description())):
                 if self.dataset is None:
                     raise FileNotFoundError(f"{self}: index {self.index.path} is not built and no dataset was given")
                 self.index.build(self._corpus_vectors(), self.scale, self._description())
-            self._retriever = self.index.retriever(self.num_results, self.threads)
+            self._engine(first_depth(self.num_results))
         self._prepare_idf()
         if self.mode == "rescore" or self.encoder.query_encoder != "idf":
             self.encoder.load()
@@ -117,7 +117,7 @@ class ImpactStageBase(Stage):
     # running --------------------------------------------------------------------------------------------------
     def fuse_rank_cutoff(self, k: int) -> Optional["ImpactStageBase"]:
         """``self % k`` in retrieve mode: ask PISA for ``k`` results instead of cutting afterwards."""
-        return with_num_results(self, k, reset=["_retriever"]) if self.mode == "retrieve" else None
+        return with_num_results(self, k) if self.mode == "retrieve" else None
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
         if self.mode == "retrieve":
@@ -144,10 +144,14 @@ class ImpactStageBase(Stage):
         if not keep:
             return pd.DataFrame(columns=columns)
         asked = topics.iloc[keep].assign(query_toks=[toks[i] for i in keep])
-        results = self._retriever.transform(asked).drop(columns=["query_toks"])
-        results["score"] = results["score"].astype("float64")
-        results["rank"] = results["rank"].astype("int64")
-        return results[columns]
+        results = top_k(lambda queries, depth: self._engine(depth).transform(queries), asked, self.num_results)
+        return results.drop(columns=["query_toks"])[columns]
+
+    def _engine(self, depth: int):
+        """PISA's quantised scorer asked for ``depth`` results, opened once per depth."""
+        if depth not in self._engines:
+            self._engines[depth] = self.index.retriever(depth, self.threads)
+        return self._engines[depth]
 
     _stored: DocVectorStore | None = None  # opened once found (per stage object)
 
