@@ -172,3 +172,30 @@ def test_impact_scores_are_quantised_dot_products_at_each_scale(tmp_path, scale)
     top = sorted(expected.items(), key=lambda x: -x[1])[:10]
     assert sorted(got["score"].tolist(), reverse=True) == [float(s) for _, s in top]
     assert all(got.set_index("docno")["score"][d] == expected[d] for d in got["docno"])
+
+
+# --- pruning and truncation -------------------------------------------------------------------------------------
+
+def test_doc_top_k_keeps_each_documents_largest_weights(vaswani):
+    from transformers_ir.sparse.splade_encoder import SpladeEncoder
+    texts = [d["text"] for _, d in zip(range(20), vaswani.corpus_iter())]
+    full = SpladeEncoder("splade-tiny").encode_documents(texts)
+    pruned = SpladeEncoder("splade-tiny", doc_top_k=8).encode_documents(texts)
+    for whole, cut in zip(full, pruned):
+        largest = sorted(whole.items(), key=lambda kv: -kv[1])[:8]
+        assert len(cut) == min(8, len(whole)) and set(cut) == {t for t, _ in largest}
+        assert all(cut[t] == pytest.approx(whole[t], abs=1e-5) for t in cut)
+
+
+def test_max_length_truncates_like_the_reference_library():
+    from sentence_transformers import SentenceTransformer
+
+    from transformers_ir.encoders import TextEncoder, bundled_minilm
+    long = ["a long passage about the retrieval of information from large text collections " * 6, "short text"]
+    for length in (8, 32):
+        reference = SentenceTransformer(str(bundled_minilm()), device="cpu")
+        reference.max_seq_length = length
+        np.testing.assert_allclose(TextEncoder(bundled_minilm(), max_length=length).encode(long),
+                                   reference.encode(long), atol=1e-5)
+    short, longer = (TextEncoder(bundled_minilm(), max_length=n).encode(long[:1]) for n in (8, 32))
+    assert not np.allclose(short, longer, atol=1e-3)  # the parameter changes the vector
