@@ -24,7 +24,8 @@ from .data import load_dataset, write_run
 from .experiment import PipelineResult, StageCache, assemble, resolve_cost, run_pipelines, stage_chain
 from .experiment.outputs import safe_filename, write_csv
 from .experiment.plots import write_pareto
-from .experiment.report import render_table, write_tables
+from .experiment.report import TableOptionError, render_table, table_options, write_tables
+from .experiment.timing import hardware
 
 PACKAGES = ("transformers-ir", "pyterrier", "pyterrier-pisa", "ir-measures", "ir-datasets", "pandas", "numpy",
             "torch", "sentence-transformers", "transformers", "faiss-cpu")
@@ -86,16 +87,6 @@ def _git_commit() -> str | None:
         return None
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def _datasets(config, doc) -> list[tuple[Any, pd.DataFrame, pd.DataFrame]]:
     out = []
     for i, name in enumerate(config.dataset_names):
@@ -121,7 +112,8 @@ def _run_point(path: str, overrides: dict | None, dataset_index: int, point_name
     pipeline = StageFactory(config, doc, stage_registry(), ds).pipeline(point)
     return next(run_pipelines({point_name: pipeline}, topics, qrels, config.metrics,
                               cache=StageCache() if use_cache else False, latency_queries=config.latency.queries,
-                              cost=_cost(config), seed=config.seed, errors="record"))
+                              cost=_cost(config), seed=config.seed, errors="record",
+                              timing=config.timing.model_dump()))
 
 
 def _ray_results(path: str, overrides: dict | None, dataset_index: int, names: list[str], use_cache: bool,
@@ -139,13 +131,29 @@ def _ray_results(path: str, overrides: dict | None, dataset_index: int, names: l
         yield ray.get(ready[0])
 
 
+def _check_table(config, doc, metrics: list[str], points) -> None:
+    """The ``table:`` section names known columns, and pipelines or grid points of this config."""
+    try:
+        table_options(config.table.model_dump(), metrics)
+    except TableOptionError as e:
+        raise doc.error(("table",) + e.key, e.message) from None
+    names = {p.name for p in points}
+    for key, given in (("pipelines", config.table.pipelines or []), ("names", list(config.table.names))):
+        for i, name in enumerate(given):
+            if name not in names:
+                raise doc.error(("table", key, i if key == "pipelines" else name),
+                                f"no pipeline or grid point {name!r} ({', '.join(sorted(names))})")
+
+
 def _cost(config):
     return resolve_cost(config.cost.model_dump() if hasattr(config.cost, "model_dump") else config.cost)
 
 
 def run_config(path: str | Path, output: str | Path | None = None, *, overrides: dict[str, Any] | None = None,
-               only: list[str] | None = None, use_cache: bool = True, echo: Callable[[str], None] = print) -> RunSummary:
-    """Run the grid of the config at ``path`` into ``output`` (or the config's); resume finished points."""
+               only: list[str] | None = None, use_cache: bool = True, echo: Callable[[str], None] = print,
+               ansi: bool = False) -> RunSummary:
+    """Run the grid of the config at ``path`` into ``output`` (or the config's); resume finished points.
+    ``ansi``: print the table's bold as ANSI (for a terminal)."""
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     config, doc = load_config(str(path), overrides)
     registry = stage_registry()
@@ -163,6 +171,7 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
     pipelines = [{p.name: f.pipeline(p) for p in points} for f in factories]
     from .experiment import parse_measures
     metrics = list(parse_measures(config.metrics))
+    _check_table(config, doc, metrics, expand(config, doc))
     cost = _cost(config)
     out_dir = Path(output or config.output or Path("results") / config.name)
     cache = StageCache() if use_cache else None
@@ -184,7 +193,7 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
         else:
             results = run_pipelines(todo, topics, qrels, config.metrics, cache=cache or False,
                                     latency_queries=config.latency.queries, cost=cost, seed=config.seed,
-                                    errors="record")
+                                    errors="record", timing=config.timing.model_dump())
         for result in results:
             if result.run is not None and result.error is None:
                 write_run(result.run, runs_dir / f"{safe_filename(result.name)}.trec", name=safe_filename(result.name))
@@ -216,22 +225,24 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
         "config_sha256": file_sha256(path), "overrides": overrides or {}, "only": only or [],
         "metrics": metrics, "baselines": [b for b in baselines if b in used_baselines], "significance": config.significance.model_dump(),
         "cost": {"hardware": cost.hardware, "usd_per_hour": cost.usd_per_hour},
-        "latency": config.latency.model_dump(), "pareto_metric": config.pareto_metric or metrics[0],
+        "latency": config.latency.model_dump(), "timing": config.timing.model_dump(),
+        "table": config.table.model_dump(exclude_defaults=True), "pareto_metric": config.pareto_metric or metrics[0],
+        "display_names": {p.name: p.display_name for p in points if p.params},
         "datasets": manifest_datasets, "points": [p.name for p in points], "failed": failed,
         "cache": cache.stats() if cache else {"disabled": True}, "resumed_points": resumed,
         "seed": config.seed, "git_commit": _git_commit(), "packages": _versions(),
-        "python": platform.python_version(), "platform": platform.platform(), "cpu": _cpu(),
-        "cpu_count": os.cpu_count(), "gpu": _gpu(), "started": started,
+        "python": platform.python_version(), "platform": platform.platform(), "hardware": hardware(),
+        "started": started,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
     write_tables(out_dir)
-    write_pareto(out_dir)
-    echo("\n" + render_table(out_dir, "markdown"))
+    plots = write_pareto(out_dir)
+    echo("\n" + render_table(out_dir, "text", ansi=ansi))
     if cache:
         echo(f"stage cache: {cache.hits} hit(s), {cache.misses} miss(es), {cache.corrupt} corrupted entry(ies) recomputed")
     echo(f"wrote {out_dir}/: results.csv, perquery.csv, stages.csv, indexes.csv, table.md, table.tex, "
-         f"pareto.png, pareto.svg, manifest.json, runs/")
+         + "".join(f"{p.name}, " for p in plots) + "manifest.json, runs/")
     return RunSummary(out_dir, results, failed, cache.stats() if cache else {}, resumed)
 
 
@@ -240,12 +251,6 @@ def _safe(fn: Callable[[], str]) -> str | None:
         return fn()
     except Exception:
         return None
-
-
-def _gpu() -> str | None:
-    import sys
-    torch = sys.modules.get("torch")
-    return torch.cuda.get_device_name(0) if torch is not None and torch.cuda.is_available() else None
 
 
 def _indexes(factories: list[StageFactory], cost) -> pd.DataFrame:

@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..core.progress import show_progress as show_progress_bar
 from .batching import autocast, length_batches, progress, token_lengths, warn_truncated
 from .device import choose_device
 from .models import BUNDLED_MINILM_NAME, load_sentence_transformer, model_identity
@@ -20,7 +21,7 @@ class TextEncoder:
     """
 
     def __init__(self, model: str | Path = BUNDLED_MINILM_NAME, *, batch_size: int = 32, max_length: int | None = None,
-                 bf16: bool = False, device: str | None = None, show_progress: bool = True):
+                 bf16: bool = False, device: str | None = None, show_progress: bool | None = None):
         self.model_name = str(model)
         self.batch_size, self.max_length, self.bf16 = int(batch_size), max_length, bool(bf16)
         self.device, self.show_progress = device, show_progress
@@ -55,7 +56,8 @@ class TextEncoder:
         warn_truncated(repr(self), lengths, model.max_seq_length)
         with autocast(model.device.type, self.bf16):
             for idx in progress(length_batches(lengths, self.batch_size), desc,
-                                self.show_progress if show_progress is None else show_progress):
+                                show_progress_bar(self.show_progress) if show_progress is None
+                                else show_progress and show_progress_bar(True)):
                 vectors = model.encode([texts[i] for i in idx], batch_size=len(idx), convert_to_tensor=True,
                                        show_progress_bar=False)
                 out[idx] = vectors.float().cpu().numpy()

@@ -1,7 +1,6 @@
 """``tir.Experiment``: evaluate pipelines on topics and qrels, with significance, per-stage times and cost."""
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping, Sequence
 
@@ -14,9 +13,14 @@ from .cost import Cost, resolve_cost
 from .execution import StageRecord, batch1_latency, check_columns, execute, prepare, stage_chain
 from .measures import parse_measures, perquery_values
 from .significance import add_significance
+from .timing import TimingPlan, hardware, resolve_timing, spread
 
 System = "pt.Transformer | pd.DataFrame"
 PERCENTILES = (50, 95, 99)
+LATENCY_QUERIES = 10  # the batch-1 latency sample of tir.Experiment, by default
+LATENCY_COLUMNS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_p50_ms_min", "latency_p50_ms_max")
+THROUGHPUT_COLUMNS = ("mrt_ms", "mrt_ms_min", "mrt_ms_max", "qps", "qps_min", "qps_max", "usd_per_1m_queries",
+                      "usd_per_1m_queries_min", "usd_per_1m_queries_max")
 RUN_COLUMNS = ("qid", "docno", "score", "rank")  # what is kept of each run (not document text)
 
 
@@ -43,6 +47,7 @@ class ExperimentResult:
     metrics: list[str]
     baselines: list[str] = field(default_factory=list)
     cache: dict[str, int] = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)  # as in manifest.json: significance, cost, timing, latency, hardware
 
     @property
     def errors(self) -> dict[str, str]:
@@ -52,18 +57,15 @@ class ExperimentResult:
         return dict(zip(failed["name"], failed["error"]))
 
     def _repr_html_(self) -> str:
-        bars = []
-        for name, group in self.stages.groupby("name", sort=False):
-            total = group["seconds"].sum() or 1.0
-            cells = "".join(
-                f'<div title="{html.escape(s)}: {t * 1000:.1f} ms{" (cached)" if c else ""}" '
-                f'style="display:inline-block;height:12px;width:{max(1.0, 300 * t / total):.0f}px;'
-                f'background:hsl({(60 * i) % 360},60%,{75 if c else 55}%)"></div>'
-                for i, (s, t, c) in enumerate(zip(group["stage"], group["seconds"], group["cached"])))
-            bars.append(f"<tr><td>{html.escape(str(name))}</td><td>{cells}</td><td>{total * 1000:.1f} ms</td></tr>")
-        return (self.results.to_html(index=False, float_format=lambda v: f"{v:.4f}") +
-                "<table><tr><th>pipeline</th><th>time per stage (lighter: cached)</th><th>total</th></tr>"
-                + "".join(bars) + "</table>")
+        from .notebook import render_html
+        return render_html(self.results, self.stages, self.metrics, self.baselines, self.meta)
+
+    def table(self, fmt: str = "markdown", **options) -> str:
+        """The paper table of these results (``fmt``: ``latex``, ``markdown`` or ``text``); ``options`` as the
+        config's ``table:`` section (``columns``, ``digits``, ``names``, ``pipelines``, ``width``, ...)."""
+        from .report import render
+        return render(self.results.assign(dataset=""), {**self.meta, "metrics": self.metrics,
+                                                         "baselines": self.baselines}, fmt, options)
 
 
 def _names(pipelines, names) -> tuple[list[str], list]:
@@ -80,26 +82,46 @@ def _names(pipelines, names) -> tuple[list[str], list]:
     return names, systems
 
 
-def _percentiles(seconds: np.ndarray) -> dict[str, float]:
-    if not len(seconds):
-        return {f"latency_p{p}_ms": float("nan") for p in PERCENTILES}
-    return {f"latency_p{p}_ms": float(np.percentile(seconds, p) * 1000) for p in PERCENTILES}
+def latency_figures(seconds: np.ndarray) -> dict[str, float]:
+    """Batch-1 latency percentiles (ms) from ``seconds`` of shape (repeats, queries): each percentile is the
+    median over the repeats of that repeat's percentile over the queries; p50 also with its min and max."""
+    if not seconds.size:
+        return {c: np.nan for c in LATENCY_COLUMNS}
+    per_repeat = {p: np.percentile(seconds, p, axis=1) * 1000 for p in PERCENTILES}
+    out = {f"latency_p{p}_ms": float(np.median(v)) for p, v in per_repeat.items()}
+    return {**out, "latency_p50_ms_min": float(per_repeat[50].min()), "latency_p50_ms_max": float(per_repeat[50].max())}
+
+
+def throughput_figures(records: Sequence[StageRecord], queries: int, cost: Cost) -> dict[str, float]:
+    """A pipeline's batch figures from its stages' timed runs: the sum of the stages' median seconds, and as its
+    spread the sum of their minima to the sum of their maxima; as mean response time, QPS and $ per 1M queries."""
+    if not records or not queries:
+        return {c: np.nan for c in THROUGHPUT_COLUMNS}
+    med, low, high = (sum(spread(r.times)[i] for r in records) for i in range(3))
+    return {"mrt_ms": 1000 * med / queries, "mrt_ms_min": 1000 * low / queries, "mrt_ms_max": 1000 * high / queries,
+            "qps": queries / med if med else np.nan, "qps_min": queries / high if high else np.nan,
+            "qps_max": queries / low if low else np.nan,
+            "usd_per_1m_queries": cost.per_1m_queries(med, queries),
+            "usd_per_1m_queries_min": cost.per_1m_queries(low, queries),
+            "usd_per_1m_queries_max": cost.per_1m_queries(high, queries)}
 
 
 def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.DataFrame, qrels: pd.DataFrame,
                   metrics: Sequence[str], names: Sequence[str] | None = None, cache: "bool | StageCache" = True,
-                  latency_queries: int = 0, cost: "Cost | str | dict | None" = None, seed: int = 42,
-                  errors: str = "raise") -> Iterator[PipelineResult]:
+                  latency_queries: int = LATENCY_QUERIES, cost: "Cost | str | dict | None" = None, seed: int = 42,
+                  errors: str = "raise", timing: "TimingPlan | dict | None" = None) -> Iterator[PipelineResult]:
     """Run and evaluate each pipeline, yielding each one's result as soon as it is done.
 
     Every pipeline is checked (columns, metrics) before any runs; indexes and models are prepared before
     timing starts; pipelines sharing a prefix run it once; stage outputs are cached on disk unless
-    ``cache=False``. ``latency_queries`` queries (a seeded sample) are re-run one at a time for latency
-    percentiles. ``errors="record"`` yields a failed pipeline with its error instead of raising.
+    ``cache=False``. Each computed stage runs ``timing.warmup`` untimed and ``timing.repeats`` timed times
+    (default 1 and 3) on the whole batch; ``latency_queries`` queries (a seeded sample) are then run one at a
+    time, in as many untimed and timed passes, for batch-1 latency. ``errors="record"`` yields a failed
+    pipeline with its error instead of raising.
     """
     names, systems = _names(pipelines, names)
     measures = parse_measures(metrics)
-    cost = resolve_cost(cost)
+    cost, timing = resolve_cost(cost), resolve_timing(timing)
     require_columns("Experiment topics", topics.columns, ["qid", "query"])
     require_columns("Experiment qrels", qrels.columns, ["qid", "docno", "label"])
     qrels = qrels.merge(topics[["qid"]].drop_duplicates())
@@ -125,25 +147,26 @@ def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: 
             return PipelineResult(name, {**row, "error": message}, {}, [], None, message)
         values = pd.DataFrame.from_dict(per_query, orient="index")
         row.update({m: float(values[m].mean()) for m in measures})
-        seconds = sum(r.seconds for r in records)
-        latency = batch1_latency(chains[name], sample) if records and len(sample) else np.zeros((0, len(records)))
+        latency = (batch1_latency(chains[name], sample, timing) if records and len(sample)
+                   else np.zeros((0, 0, len(records))))
+        end_to_end = latency.sum(axis=2)
         row.update({
-            "mrt_ms": 1000 * seconds / len(topics) if records else np.nan,
-            **_percentiles(latency.sum(axis=1)),
-            "qps": len(topics) / seconds if seconds else np.nan,
-            "usd_per_1k_queries": cost.per_1k_queries(seconds, len(topics)) if records else np.nan,
-            "usd_per_1k_queries_latency": cost.per_1k_queries(latency.sum(), len(sample)) if len(sample) else np.nan,
+            **throughput_figures(records, len(topics), cost),
+            **latency_figures(end_to_end),
+            "usd_per_1m_queries_batch1": (cost.per_1m_queries(float(np.median(end_to_end.mean(axis=1))), 1)
+                                          if end_to_end.size else np.nan),
             "peak_rss_mb": max((r.peak_rss_mb for r in records), default=np.nan),
+            "index_mb": float(np.nansum([r.index_mb for r in records])) if records else np.nan,
             "cached_stages": sum(r.cached for r in records),
         })
-        stages = [{"name": name, **vars(r), **_percentiles(latency[:, r.position]),
-                   "qps": len(topics) / r.seconds if r.seconds else np.nan} for r in records]
+        stages = [{"name": name, **r.row(), **latency_figures(latency[:, :, r.position]),
+                   "qps": len(topics) / spread(r.times)[0] if spread(r.times)[0] else np.nan} for r in records]
         return PipelineResult(name, row, per_query, stages, run[[c for c in RUN_COLUMNS if c in run.columns]])
 
     for name, system in zip(names, systems):
         if isinstance(system, pd.DataFrame):
             yield evaluate(name, system, [], None)
-    for finished in execute(chains, topics, store):
+    for finished in execute(chains, topics, store, timing):
         yield evaluate(*finished)
 
 
@@ -151,9 +174,14 @@ def Experiment(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.
                metrics: Sequence[str], names: Sequence[str] | None = None,
                baseline: "int | str | Sequence[int | str] | None" = None, test: "str | Callable" = "t",
                correction: str | None = None, alpha: float = 0.05, perquery: bool = False,
-               cache: "bool | StageCache" = True, latency_queries: int = 0, cost: "Cost | str | dict | None" = None,
-               seed: int = 42, on_run: Callable[[str, pd.DataFrame], None] | None = None) -> ExperimentResult:
+               cache: "bool | StageCache" = True, latency_queries: int = LATENCY_QUERIES,
+               cost: "Cost | str | dict | None" = None, seed: int = 42,
+               on_run: Callable[[str, pd.DataFrame], None] | None = None,
+               timing: "TimingPlan | dict | None" = None) -> ExperimentResult:
     """Run and evaluate ``pipelines`` like ``pt.Experiment``, timing and costing each stage of each chain.
+
+    Each computed stage runs once untimed (warm-up) and three times timed by default (``timing={"repeats": 3,
+    "warmup": 1}``); ``latency_queries`` (10) sampled queries are run alone for batch-1 latency.
 
     ``baseline`` (a name or index, or a list of them) adds per metric the queries won/lost and the paired
     ``test`` p-value (``t``, ``wilcoxon`` or ``permutation``), corrected across pipelines by ``correction``
@@ -169,13 +197,21 @@ def Experiment(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.
     if correction is not None and not baselines:
         raise ValueError("a multiple-testing correction needs a baseline")
     store = StageCache() if cache is True else cache or None
+    cost, timing = resolve_cost(cost), resolve_timing(timing)
     results = {}
-    for res in run_pipelines(systems, topics, qrels, metrics, names, store or False, latency_queries, cost, seed):
+    for res in run_pipelines(systems, topics, qrels, metrics, names, store or False, latency_queries, cost, seed,
+                             timing=timing):
         results[res.name] = res
         if on_run is not None:
             on_run(res.name, res.run)
-    return assemble([results[n] for n in names], list(parse_measures(metrics)), baselines, test, correction,
-                    alpha, seed, store.stats() if store else {})
+    result = assemble([results[n] for n in names], list(parse_measures(metrics)), baselines, test, correction,
+                      alpha, seed, store.stats() if store else {})
+    result.meta = {"significance": {"test": test if isinstance(test, str) else getattr(test, "__name__", str(test)),
+                                    "correction": correction, "alpha": alpha},
+                   "cost": {"hardware": cost.hardware, "usd_per_hour": cost.usd_per_hour},
+                   "timing": {"repeats": timing.repeats, "warmup": timing.warmup},
+                   "latency": {"queries": latency_queries}, "hardware": hardware()}
+    return result
 
 
 def assemble(results: Sequence[PipelineResult], metrics: list[str], baselines: Sequence[str] = (),

@@ -11,6 +11,7 @@ import pandas as pd
 import pyterrier as pt
 
 from ..core import require_columns
+from ..core.progress import show_progress
 from ..core.fingerprint import frame_fingerprint
 from ..core.index_folder import index_path
 from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
@@ -149,7 +150,7 @@ class DSI(pt.Transformer):
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
     def _embed(self, docs: list[dict]) -> np.ndarray:
-        encoder = TextEncoder(self.docid_encoder, device=self.device, show_progress=self.verbose)
+        encoder = TextEncoder(self.docid_encoder, device=self.device, show_progress=show_progress(self.verbose))
         return encoder.encode([document_text(d) for d in docs], desc="DSI: embedding documents for docids")
 
     # --- retrieval --------------------------------------------------------------------------------------------

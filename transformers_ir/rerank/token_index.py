@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..core import atomic_write_text
+from ..core.progress import show_progress
 from ..core.index_folder import MANIFEST, IndexFolder, index_path
 from ..data import Dataset, load_dataset
 
@@ -73,8 +74,11 @@ class TokenIndex(IndexFolder):
         docnos, lengths, dims = [], [], 0
         start = time.perf_counter()
         docs = iter(dataset.corpus_iter())
-        with open(folder / "vectors.raw", "wb") as raw:
+        from tqdm.auto import tqdm
+        with open(folder / "vectors.raw", "wb") as raw, tqdm(desc=f"ColBERT: encoding {dataset.name}", unit="doc",
+                                                              disable=not show_progress()) as bar:
             while batch := list(itertools.islice(docs, chunk)):
+                bar.update(len(batch))
                 for doc, vectors in zip(batch, encode([document_text(d) for d in batch])):
                     docnos.append(str(doc["docno"]))
                     lengths.append(len(vectors))

@@ -9,6 +9,7 @@ import pandas as pd
 import pyterrier as pt
 
 from ..core import atomic_write_text
+from ..core.progress import show_progress
 from ..core.retriever import retriever_outputs, with_num_results, without_results
 from ..core.rescore import rescorer_outputs
 from ..data import Dataset, load_dataset
@@ -90,7 +91,7 @@ class ImpactStageBase(pt.Transformer):
     def _corpus_vectors(self) -> Iterator[tuple[str, SparseVector]]:
         from more_itertools import chunked
         from tqdm.auto import tqdm
-        with tqdm(desc=f"{self.kind}: encoding documents", unit="doc", disable=not self.verbose) as bar:
+        with tqdm(desc=f"{self.kind}: encoding documents", unit="doc", disable=not show_progress(self.verbose)) as bar:
             for batch in chunked(self.dataset.corpus_iter(), self.encode_batch):
                 vectors = self.encoder.encode_documents([doc_text(d) for d in batch])
                 yield from ((str(d["docno"]), v) for d, v in zip(batch, vectors))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..core import atomic_write_text
+from ..core.progress import show_progress
 from ..core.index_folder import MANIFEST, IndexFolder, index_path
 from ..data import Dataset, load_dataset
 from .analyzer import Analyzer
@@ -104,7 +105,8 @@ class PisaTextIndex(IndexFolder):
 
         def counted(field: str, value) -> Iterator[dict]:
             nonlocal count
-            for doc in docs:
+            from tqdm.auto import tqdm
+            for doc in tqdm(docs, desc=f"PISA: indexing {source}", unit="doc", disable=not show_progress()):
                 count += 1
                 yield {"docno": doc["docno"], field: value(doc)}
 
