@@ -26,15 +26,17 @@ def outputs(nb, mime: str) -> str:
 def test_quickstart_notebook_runs_and_shows_results():
     nb = execute("quickstart")
     html = outputs(nb, "text/html")
-    assert "AP p_value vs BM25" in html and "time per stage" in html
+    assert "paired tests" in html and "time per stage" in html and ">TextLoader " in html  # stage names shown
+    assert "0.0000" not in html  # p-values in scientific notation, $ per 1M queries
     assert "(93, 2083)" in "".join(o.get("data", {}).get("text/plain", "") for o in nb.cells[1].outputs)
 
 
 @needs_data("vaswani")
 def test_grid_notebook_runs_a_grid_and_resumes():
     nb = execute("grid")
-    assert "sweep[k1=1.8]" in outputs(nb, "text/html")
-    assert "**" in outputs(nb, "text/markdown")  # the best values are in bold
+    html = outputs(nb, "text/html")
+    assert "sweep (k1=1.8)" in html and "time per stage" in html and "sweep[k1=1.8]" in html  # bars, then frame
+    assert "**" in outputs(nb, "text/markdown") and "▼" in outputs(nb, "text/markdown")  # bold, markers
     assert outputs(nb, "image/png")
     assert "(4, {'hits': 0, 'misses': 0, 'corrupt': 0})" in outputs(nb, "text/plain")
 

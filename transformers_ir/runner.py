@@ -48,6 +48,10 @@ class RunSummary:
     cache: dict[str, int] = field(default_factory=dict)
     resumed: int = 0
 
+    def _repr_html_(self) -> str:
+        from .experiment.notebook import render_folder
+        return render_folder(self.out_dir)
+
 
 def _point_key(pipeline: Any, topics_fp: str, qrels_fp: str, metrics: list[str]) -> str:
     chain = [stage_fingerprint(s) or repr(s) for s in stage_chain(pipeline)]

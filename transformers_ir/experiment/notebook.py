@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from .report import (EFFICIENCY, LETTERS, Grid, TableOptions, build_grid, caption_text, legend_text, pvalue,
+from .report import (EFFICIENCY, Grid, TableOptions, build_grid, caption_text, legend_text, pvalue,
                      significant, text_marks)
 
 FIGURES = ("latency_p50_ms", "qps", "usd_per_1m_queries", "peak_rss_mb")
@@ -67,15 +67,18 @@ def stage_bars(stages: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _plus_minus(row: pd.Series, column: str) -> str:
-    """``median ±d`` where [median - d, median + d] covers the min–max spread over the repeats."""
-    value = float(row.get(column, math.nan))
+def _with_spread(row: Mapping, column: str, text: str) -> str:
+    """HTML of an efficiency cell: latency p50 as ``median ±d`` ([median - d, median + d] covers the min–max over
+    the repeats); the other figures as printed, their min–max in a tooltip."""
     figure = EFFICIENCY[column]
-    if not math.isfinite(value):
-        return ""
-    low, high = float(row.get(figure.low, value)), float(row.get(figure.high, value))
-    d = max(value - low, high - value) if math.isfinite(low) and math.isfinite(high) else 0.0
-    return significant(value) + (f" ±{significant(d, 2)}" if d > 0 else "")
+    value, low, high = (float(row.get(c, math.nan)) if c else math.nan for c in (column, figure.low, figure.high))
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return html.escape(text)
+    spread = f"min {significant(low)}, max {significant(high)} over the timed runs"
+    if column == "latency_p50_ms":
+        d = max(value - low, high - value)
+        text += f" ±{significant(d, 2)}" if d > 0 else ""
+    return f'<span title="{html.escape(spread)}">{html.escape(text)}</span>'
 
 
 def _pvalues(results: pd.DataFrame, metrics: Sequence[str], baselines: Sequence[str]) -> str:
@@ -119,9 +122,8 @@ def render_html(results: pd.DataFrame, stages: pd.DataFrame, metrics: Sequence[s
             if cell is None:
                 text = "–"
             else:
-                text = _plus_minus(pd.Series(by_name[name]), column) if column in EFFICIENCY and EFFICIENCY[
-                    column].low else cell.text
-                text = html.escape(text)
+                text = (_with_spread(by_name[name], column, cell.text) if column in EFFICIENCY
+                        else html.escape(cell.text))
                 if cell.bold:
                     text = f"<b>{text}</b>"
                 if cell.marks:
@@ -142,3 +144,26 @@ def render_html(results: pd.DataFrame, stages: pd.DataFrame, metrics: Sequence[s
             f"{html.escape(caption_text(grid, manifest, TableOptions()))}</caption>"
             f"<tr><th>Pipeline</th>{head}<th style='text-align:left'>time per stage</th></tr>{''.join(rows)}</table>"
             f"<p class='legend'>{html.escape(' '.join(legend))}</p>{_pvalues(results, metrics, baselines)}</div>")
+
+
+def render_folder(out_dir) -> str:
+    """:func:`render_html` of an output folder (``results.csv``, ``stages.csv``, ``manifest.json``), one table per
+    dataset."""
+    from pathlib import Path
+
+    from .report import load_results
+    out_dir = Path(out_dir)
+    results, manifest = load_results(out_dir)
+    try:
+        stages = pd.read_csv(out_dir / "stages.csv")
+    except (FileNotFoundError, pd.errors.EmptyDataError):  # no stage ran (only precomputed runs)
+        stages = pd.DataFrame(columns=["name", "position", "stage", "seconds", "cached"])
+    if "dataset" not in stages:
+        stages = stages.assign(dataset="")
+    stages["dataset"] = stages["dataset"].fillna("").astype(str)
+    parts = []
+    for dataset in dict.fromkeys(results["dataset"]):
+        parts.append((f"<h4>{html.escape(dataset)}</h4>" if dataset else "") + render_html(
+            results[results["dataset"] == dataset], stages[stages["dataset"] == dataset], manifest["metrics"],
+            manifest.get("baselines") or [], manifest))
+    return "".join(parts)

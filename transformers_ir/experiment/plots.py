@@ -125,7 +125,6 @@ def draw_pareto(ax, group: pd.DataFrame, cost: str, xlabel: str, metric: str,
         ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
     ax.autoscale_view()
     _place_labels(ax, x, y, labels, log)
 
@@ -157,7 +156,7 @@ def write_pareto(out_dir: str | Path, metric: str | None = None) -> list[Path]:
         fig = Figure(figsize=(width, height))
         FigureCanvasAgg(fig)
         fig.subplots_adjust(left=0.7 / width, right=(9.0 - 0.1) / width, bottom=0.9 / height,
-                            top=1 - 0.45 / height, wspace=0.3, hspace=0.55 + 0.1 * len(datasets))
+                            top=1 - 0.45 / height, wspace=0.3, hspace=0.45)
         axes = fig.subplots(len(datasets), len(PANELS), squeeze=False)
         for row, dataset in zip(axes, datasets):
             group = frame[(frame["dataset"] == dataset) & ~bad]
@@ -166,7 +165,11 @@ def write_pareto(out_dir: str | Path, metric: str | None = None) -> list[Path]:
             for ax, (cost, xlabel) in zip(row, PANELS):
                 draw_pareto(ax, group, cost, xlabel, metric, labels)
                 ax.set_title(f"{dataset}: {metric}" if dataset else metric, fontsize=9, parse_math=False)
-        fig.text(9.1 / width, 1 - 0.45 / height, key, va="top", ha="left", fontsize=7, parse_math=False,
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(9.05 / width, 1 - 0.3 / height), fontsize=7,
+                       frameon=False)
+        fig.text(9.1 / width, 1 - 0.95 / height, key, va="top", ha="left", fontsize=7, parse_math=False,
                  family="monospace" if len(names) > 9 else None)
         if bad.any():
             failures = ", ".join(f"{n} ({d})" if d else n

@@ -204,21 +204,19 @@ def default_columns(frame: pd.DataFrame, metrics: Sequence[str]) -> list[str]:
     return [*metrics, *(c for c in DEFAULT_EFFICIENCY if c in frame and frame[c].notna().any())]
 
 
-def _tied_as_printed(printed: pd.Series, higher: bool) -> pd.Series:
-    """True where the printed value is the best (ties all True); all False when fewer than two values differ."""
+def _best_as_printed(printed: pd.Series) -> pd.Series:
+    """True where the printed value is the highest (ties all True); all False when fewer than two values differ."""
     if printed.dropna().nunique() < 2:
         return pd.Series(False, index=printed.index)
-    return printed == (printed.max() if higher else printed.min())
+    return printed == printed.max()
 
 
-def _figure_bold(group: pd.DataFrame, column: str, figure: Figure, digits: int) -> pd.Series:
-    """The best median and every value whose min–max spread overlaps the best's (as printed when no spread was
-    measured); nothing bold when all of them tie."""
+def _figure_bold(group: pd.DataFrame, column: str, figure: Figure) -> pd.Series:
+    """The best median and every value whose min–max spread overlaps the best's; nothing bold when all of them
+    tie, or for a figure measured once (no spread to tell noise from a difference)."""
     values = group[column].astype(float)
-    if not (figure.low in group and figure.high in group):
-        return _tied_as_printed(values.map(lambda v: float(significant(v, digits) or "nan")), figure.higher)
     shown = values.notna()
-    if shown.sum() < 2:
+    if not (figure.low in group and figure.high in group) or shown.sum() < 2:
         return pd.Series(False, index=group.index)
     low, high = group[figure.low].astype(float).fillna(values), group[figure.high].astype(float).fillna(values)
     best = values[shown].idxmax() if figure.higher else values[shown].idxmin()
@@ -268,13 +266,13 @@ def build_grid(frame: pd.DataFrame, manifest: Mapping, options: TableOptions) ->
             values = group[column].astype(float)
             if column in EFFICIENCY:
                 digits = options.digits.get(column, FIGURE_DIGITS)
-                bold = _figure_bold(group, column, EFFICIENCY[column], digits)
+                bold = _figure_bold(group, column, EFFICIENCY[column])
                 texts = values.map(lambda v: significant(v, digits))
                 marks = [()] * len(group)
             else:
                 digits = options.digits.get(column, METRIC_DIGITS)
                 texts = values.map(lambda v: f"{v:.{digits}f}" if math.isfinite(v) else "")
-                bold = _tied_as_printed(texts.map(lambda t: float(t or "nan")), True)
+                bold = _best_as_printed(texts.map(lambda t: float(t or "nan")))
                 marks = _marks(group, column, baselines)
             for name, text, b, m in zip(group["name"], texts, bold, marks):
                 if text:
@@ -336,8 +334,10 @@ def legend_text(grid: Grid, manifest: Mapping) -> list[str]:
     if any(c.startswith("usd_") for c in figures) and manifest.get("cost"):
         cost = manifest["cost"]
         sentences.append(f"Cost at ${cost.get('usd_per_hour')}/hour ({cost.get('hardware')}).")
-    if any(c in ("peak_rss_mb", "index_mb") for c in figures):
-        sentences.append("RSS: peak resident memory while the pipeline's stages ran; Index: size on disk.")
+    if "peak_rss_mb" in figures:
+        sentences.append("RSS: peak resident memory while the pipeline's stages ran.")
+    if "index_mb" in figures:
+        sentences.append("Index: size on disk of the indexes the pipeline reads.")
     if grid.failed:
         named = [f"{n} ({d})" if d and len(grid.datasets) > 1 else n for d, n in grid.failed]
         sentences.append(f"Failed, not shown: {', '.join(named)}.")

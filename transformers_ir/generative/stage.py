@@ -11,9 +11,9 @@ import pandas as pd
 import pyterrier as pt
 
 from ..core import require_columns
-from ..core.progress import show_progress
 from ..core.fingerprint import frame_fingerprint
 from ..core.index_folder import index_path
+from ..core.progress import show_progress
 from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
 from ..data import Dataset, load_dataset
 from ..encoders import BUNDLED_MINILM_NAME, TextEncoder, choose_device, model_identity

@@ -12,8 +12,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..core import atomic_write_text
-from ..core.progress import show_progress
 from ..core.index_folder import MANIFEST, IndexFolder, index_path
+from ..core.progress import show_progress
 from ..data import Dataset, load_dataset
 
 VECTORS = "vectors.f16.npy"

@@ -5,14 +5,15 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import IO, Iterable, Iterator
 
 from ..core import atomic_write_text
-from ..core.progress import show_progress
 from ..core.index_folder import MANIFEST, IndexFolder, index_path
+from ..core.progress import show_progress
 from ..data import Dataset, load_dataset
 from .analyzer import Analyzer
 
@@ -33,6 +34,14 @@ def redirect_native_output(log_path: Path) -> Iterator[None]:
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
+
+
+def _progress_stream() -> IO[str]:
+    """A stream to the terminal that stays there while :func:`redirect_native_output` holds fds 1 and 2."""
+    try:
+        return os.fdopen(os.dup(sys.stderr.fileno()), "w")
+    except (AttributeError, OSError, ValueError):  # no file descriptor (a notebook, a captured stream)
+        return sys.stderr
 
 
 def _flat_text(doc: dict) -> str:
@@ -103,10 +112,12 @@ class PisaTextIndex(IndexFolder):
         start = time.perf_counter()
         count = 0
 
+        bar = _progress_stream() if show_progress() else None  # PISA's own output goes to the log, not the bar
+
         def counted(field: str, value) -> Iterator[dict]:
             nonlocal count
             from tqdm.auto import tqdm
-            for doc in tqdm(docs, desc=f"PISA: indexing {source}", unit="doc", disable=not show_progress()):
+            for doc in tqdm(docs, desc=f"PISA: indexing {source}", unit="doc", disable=bar is None, file=bar):
                 count += 1
                 yield {"docno": doc["docno"], field: value(doc)}
 
@@ -134,6 +145,8 @@ class PisaTextIndex(IndexFolder):
                 shutil.rmtree(tmp, ignore_errors=True)
             if log.exists():
                 log.unlink()
+            if bar is not None and bar is not sys.stderr:
+                bar.close()
 
     def pisa(self):
         """The underlying ``pyterrier_pisa.PisaIndex``."""
