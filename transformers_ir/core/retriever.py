@@ -22,18 +22,21 @@ def retriever_outputs(stage: object, input_columns: Iterable[str]) -> list[str]:
 
 def without_results(topics: pd.DataFrame) -> pd.DataFrame:
     """The queries of ``topics``: earlier results' ``docno, score, rank`` dropped (a retriever ranks afresh)."""
-    return topics.drop(columns=[c for c in RESULT_ADDED if c in topics.columns]).reset_index(drop=True)
+    drop = [c for c in RESULT_ADDED if c in topics.columns]
+    if not drop and isinstance(topics.index, pd.RangeIndex) and topics.index.start == 0 and topics.index.step == 1:
+        return topics  # already plain queries (the common case; copying would cost more than the search at batch 1)
+    return topics.drop(columns=drop).reset_index(drop=True)
 
 
 def results_frame(queries: pd.DataFrame, rows: Sequence[int], docnos: Sequence[str], scores: Sequence[float],
                   ranks: Sequence[int], columns: list[str]) -> pd.DataFrame:
     """A retriever's results: for each ``i``, row ``rows[i]`` of ``queries`` with ``docnos[i]``, ``scores[i]``
     (float64) and ``ranks[i]`` (int64), in ``columns`` order."""
-    results = queries.iloc[np.asarray(rows, dtype=np.int64)].reset_index(drop=True)
-    results["docno"] = np.asarray(docnos, dtype=object)
-    results["score"] = np.asarray(scores, dtype=np.float64)
-    results["rank"] = np.asarray(ranks, dtype=np.int64)
-    return results[columns]
+    rows = np.asarray(rows, dtype=np.int64)
+    data = {c: queries[c].to_numpy()[rows] for c in queries.columns if c not in RESULT_ADDED}
+    data.update(docno=np.asarray(docnos, dtype=object), score=np.asarray(scores, dtype=np.float64),
+                rank=np.asarray(ranks, dtype=np.int64))
+    return pd.DataFrame({c: data[c] for c in columns})  # one construction: ~3x faster than iloc + assignments
 
 
 def with_num_results(stage: R, k: int, reset: Iterable[str] = ()) -> R:

@@ -24,6 +24,7 @@ class DenseStageBase(pt.Transformer):
         self.encoder = TextEncoder(model, batch_size=batch_size, max_length=max_length, bf16=bf16, device=device)
         self._index = index if isinstance(index, DenseIndex) or index is None else DenseIndex(index)
         self.verbose = verbose
+        self._prepared = False
 
     @property
     def index(self) -> DenseIndex:
@@ -44,7 +45,9 @@ class DenseStageBase(pt.Transformer):
         return repr(self.dataset.name) if self.dataset is not None else repr(str(self._index.path))
 
     def prepare(self) -> "DenseStageBase":
-        """Build the index if needed (encoding the corpus) and check it was built with this model."""
+        """Build the index if needed (encoding the corpus) and check it was built with this model (once)."""
+        if self._prepared:
+            return self
         index = self.index
         if not all(index.built(t) for t in (None, *self.index_types)):
             if self.dataset is None:
@@ -53,6 +56,7 @@ class DenseStageBase(pt.Transformer):
         if not same_model(index.manifest["model"], self.encoder.identity()):
             raise ValueError(f"{self}: index {index.path} was built with model {index.manifest['model']}, "
                              f"not {self.encoder.identity()}")
+        self._prepared = True
         return self
 
     def _encode_queries(self, queries) -> np.ndarray:

@@ -52,12 +52,16 @@ class TextEncoder:
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
         if not texts:
             return out
-        lengths = token_lengths(model.tokenizer, texts)
-        warn_truncated(repr(self), lengths, model.max_seq_length)
+        if len(texts) == 1 and len(texts[0].encode()) + 8 <= (model.max_seq_length or 0):
+            batches = [np.zeros(1, dtype=np.int64)]  # one text too short to be truncated (a token spans >= 1 byte)
+        else:
+            lengths = token_lengths(model.tokenizer, texts)
+            warn_truncated(repr(self), lengths, model.max_seq_length)
+            batches = length_batches(lengths, self.batch_size)
+        enabled = (show_progress_bar(self.show_progress) if show_progress is None
+                   else show_progress and show_progress_bar(True))
         with autocast(model.device.type, self.bf16):
-            for idx in progress(length_batches(lengths, self.batch_size), desc,
-                                show_progress_bar(self.show_progress) if show_progress is None
-                                else show_progress and show_progress_bar(True)):
+            for idx in progress(batches, desc, enabled) if len(batches) > 1 else batches:
                 vectors = model.encode([texts[i] for i in idx], batch_size=len(idx), convert_to_tensor=True,
                                        show_progress_bar=False)
                 out[idx] = vectors.float().cpu().numpy()

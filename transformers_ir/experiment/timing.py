@@ -125,9 +125,16 @@ class PeakRss:
 
 # ---------------------------------------------------------------- time
 
+_CUDA: list = []  # [torch.cuda or None] once torch is imported (asked once: it is on every timed call)
+
+
 def _cuda():
-    torch = sys.modules.get("torch")  # only a stage that uses torch has imported it
-    return torch.cuda if torch is not None and torch.cuda.is_available() else None
+    if not _CUDA:
+        torch = sys.modules.get("torch")  # only a stage that uses torch has imported it
+        if torch is None:
+            return None
+        _CUDA.append(torch.cuda if torch.cuda.is_available() else None)
+    return _CUDA[0]
 
 
 def timed_call(fn: Callable[[], T]) -> tuple[T, float]:

@@ -98,6 +98,7 @@ class BM25(pt.Transformer):
             results = self._retriever.transform(topics).drop(columns=["query_toks"])
         else:
             results = self._retriever.transform(topics)
-        results["score"] = results["score"].astype("float64")
-        results["rank"] = results["rank"].astype("int64")
+        for column, dtype in (("score", "float64"), ("rank", "int64")):
+            if results[column].dtype != dtype:
+                results[column] = results[column].astype(dtype)
         return results
