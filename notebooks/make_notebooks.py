@@ -18,7 +18,7 @@ NOTEBOOKS = {
         ("markdown", "# A small grid\nBM25 swept over k1 on Vaswani with a baseline, significance and cost; "
                      "the same config format as `tir run`. Re-running the cell resumes: nothing is recomputed."),
         ("code", "import tempfile, textwrap\nfrom pathlib import Path\n"
-                 "from IPython.display import Image, Markdown\n"
+                 "from IPython.display import SVG, Markdown\n"
                  "from transformers_ir.runner import run_config\n\n"
                  "work = Path(tempfile.mkdtemp())\n"
                  "(work / \"grid.yaml\").write_text(textwrap.dedent(\"\"\"\\\n"
@@ -33,7 +33,7 @@ NOTEBOOKS = {
                  "summary  # the table, with latency spreads and each pipeline's time per stage"),
         ("code", "summary.results[[\"name\", \"AP\", \"nDCG@10\", \"latency_p50_ms\", \"usd_per_1m_queries\"]]"),
         ("code", "Markdown((work / \"out\" / \"table.md\").read_text())  # what goes into a paper (table.tex too)"),
-        ("code", "Image(filename=str(work / \"out\" / \"pareto.png\"))"),
+        ("code", "SVG(filename=str(work / \"out\" / \"pareto.svg\"))  # nDCG@10 against latency and cost"),
         ("code", "again = run_config(work / \"grid.yaml\", work / \"out\", echo=lambda *a: None)\n"
                  "again.resumed, again.cache"),
     ],
