@@ -198,6 +198,7 @@ def test_table_and_compare_rerender_an_output_folder(tmp_path, capsys):
     capsys.readouterr()
     assert main(["table", str(tmp_path / "a"), "--format", "latex"]) == 0
     latex = capsys.readouterr().out
+    assert latex == (tmp_path / "a" / "table.tex").read_text()  # re-rendered from disk: what the run wrote
     assert r"\toprule" in latex and "grid (k1=0.6, b=0.4)" in latex and "Holm" in latex
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
     table = capsys.readouterr().out

@@ -11,6 +11,7 @@ import platform
 import subprocess
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
@@ -24,7 +25,7 @@ from .data import load_dataset, write_run
 from .experiment import PipelineResult, StageCache, assemble, resolve_cost, run_pipelines, stage_chain
 from .experiment.outputs import safe_filename, write_csv
 from .experiment.plots import write_pareto
-from .experiment.report import TableOptionError, render_table, table_options, write_tables
+from .experiment.report import TableOptionError, render, table_options, write_tables
 from .experiment.timing import hardware
 
 PACKAGES = ("transformers-ir", "pyterrier", "pyterrier-pisa", "ir-measures", "ir-datasets", "pandas", "numpy",
@@ -73,6 +74,7 @@ def _load_point(path: Path, key: str) -> PipelineResult | None:
     return PipelineResult(saved["name"], saved["row"], saved["perquery"], saved["stages"], None)
 
 
+@lru_cache(maxsize=1)
 def _versions() -> dict[str, str]:
     out = {}
     for name in PACKAGES:
@@ -239,10 +241,12 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
         "started": started,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
-    write_tables(out_dir)
-    plots = write_pareto(out_dir)
-    echo("\n" + render_table(out_dir, "text", ansi=ansi))
+    text = json.dumps(manifest, indent=2, default=str)
+    atomic_write_text(out_dir / "manifest.json", text)
+    manifest = json.loads(text)  # as the tables read it
+    write_tables(out_dir, results, manifest)
+    plots = write_pareto(out_dir, frame=results, manifest=manifest)
+    echo("\n" + render(results, manifest, "text", manifest.get("table"), ansi))
     if cache:
         echo(f"stage cache: {cache.hits} hit(s), {cache.misses} miss(es), {cache.corrupt} corrupted entry(ies) recomputed")
     echo(f"wrote {out_dir}/: results.csv, perquery.csv, stages.csv, indexes.csv, table.md, table.tex, "

@@ -246,14 +246,17 @@ def pareto_svg(frame: pd.DataFrame, manifest: dict, metric: str) -> str:
     return "\n".join(out + ["</svg>"]) + "\n"
 
 
-def write_pareto(out_dir: str | Path, metric: str | None = None) -> list[Path]:
+def write_pareto(out_dir: str | Path, metric: str | None = None, frame: pd.DataFrame | None = None,
+                 manifest: dict | None = None) -> list[Path]:
     """Write ``pareto.svg`` into ``out_dir`` (atomically); return its path in a list.
 
     ``metric`` defaults to the manifest's ``pareto_metric``, else its first metric. Failed pipelines are
-    left out and named under the figure.
+    left out and named under the figure. ``frame`` and ``manifest`` (as in ``results.csv`` and
+    ``manifest.json``) save reading them back.
     """
     out_dir = Path(out_dir)
-    frame, manifest = load_results(out_dir)
+    if frame is None or manifest is None:
+        frame, manifest = load_results(out_dir)
     metric = metric or manifest.get("pareto_metric") or manifest["metrics"][0]
     if metric not in frame:
         raise ValueError(f"metric {metric!r} is not in {out_dir / 'results.csv'}")

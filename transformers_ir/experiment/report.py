@@ -529,10 +529,12 @@ def render_table(out_dir: str | Path, fmt: str = "latex", ansi: bool = False, **
     return render(frame, manifest, fmt, spec, ansi)
 
 
-def write_tables(out_dir: str | Path) -> list[Path]:
-    """Write ``table.tex`` and ``table.md`` into ``out_dir`` (each atomically); return their paths."""
+def write_tables(out_dir: str | Path, frame: pd.DataFrame | None = None, manifest: Mapping | None = None) -> list[Path]:
+    """Write ``table.tex`` and ``table.md`` into ``out_dir`` (each atomically); return their paths. ``frame`` and
+    ``manifest`` (as in ``results.csv`` and ``manifest.json``) save reading them back."""
     out_dir = Path(out_dir)
-    frame, manifest = load_results(out_dir)
+    if frame is None or manifest is None:
+        frame, manifest = load_results(out_dir)
     paths = [out_dir / "table.tex", out_dir / "table.md"]
     for path, fmt in zip(paths, ("latex", "markdown")):
         atomic_write_text(path, render(frame, manifest, fmt, manifest.get("table")))
