@@ -82,7 +82,7 @@ PACKAGES = ("transformers-ir", "python-terrier", "pyterrier-pisa", "ir-measures"
 # cProfile functions whose cumulative time is reported, as (label, file suffix, function name)
 PROFILED = [
     ("engine (`run_pipelines`: stages, cache, evaluation)", "experiment/experiment.py", "run_pipelines"),
-    ("  stage transforms (BM25, TextLoader, LengthPrior)", "experiment/execution.py", "_timed"),
+    ("  stage transforms (BM25, TextLoader, LengthPrior)", "experiment/timing.py", "timed_call"),
     ("  stage cache writes (`StageCache.put`)", "experiment/cache.py", "put"),
     ("    of which parquet encoding (`to_parquet`, snappy)", "pandas/core/frame.py", "to_parquet"),
     ("    of which sha256 of the written parquet", "core/hashing.py", "file_sha256"),

@@ -244,9 +244,10 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
     text = json.dumps(manifest, indent=2, default=str)
     atomic_write_text(out_dir / "manifest.json", text)
     manifest = json.loads(text)  # as the tables read it
-    write_tables(out_dir, results, manifest)
+    tables = render(results, manifest, ("latex", "markdown", "text"), manifest.get("table"), ansi)
+    write_tables(out_dir, tables)
     plots = write_pareto(out_dir, frame=results, manifest=manifest)
-    echo("\n" + render(results, manifest, "text", manifest.get("table"), ansi))
+    echo("\n" + tables["text"])
     if cache:
         echo(f"stage cache: {cache.hits} hit(s), {cache.misses} miss(es), {cache.corrupt} corrupted entry(ies) recomputed")
     echo(f"wrote {out_dir}/: results.csv, perquery.csv, stages.csv, indexes.csv, table.md, table.tex, "

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..core import TirError, atomic_write_text
@@ -227,21 +228,20 @@ def _figure_bold(group: pd.DataFrame, column: str, figure: Figure) -> pd.Series:
 def _marks(group: pd.DataFrame, metric: str, baselines: list[str]) -> list[tuple[tuple[int, int], ...]]:
     """Per row: ``(baseline index, +1 better / -1 worse)`` for each baseline it differs from significantly; the
     direction is the sign of the difference of means, or else of queries won minus lost."""
-    out = []
-    base_values = {b: group.loc[group["name"] == b, metric] for b in baselines}
-    for _, row in group.iterrows():
-        marks = []
-        for i, base in enumerate(baselines):
-            column = f"{metric} significant vs {base}"
-            if column in group and _is_true(row[column]) and len(base_values[base]):
-                difference = float(row[metric]) - float(base_values[base].iloc[0])
-                if not difference:
-                    won, lost = (pd.to_numeric(row.get(f"{metric} {s} vs {base}"), errors="coerce") for s in "+-")
-                    difference = (won - lost) if pd.notna(won) and pd.notna(lost) else 0
-                if difference:
-                    marks.append((i, 1 if difference > 0 else -1))
-        out.append(tuple(marks))
-    return out
+    out: list[list[tuple[int, int]]] = [[] for _ in range(len(group))]
+    values = group[metric].to_numpy(dtype=float)
+    names = group["name"].to_numpy()
+    for i, base in enumerate(baselines):
+        column, at = f"{metric} significant vs {base}", np.flatnonzero(names == base)
+        if column not in group or not len(at):
+            continue
+        won, lost = (pd.to_numeric(group[c], errors="coerce").to_numpy(dtype=float) if (c := f"{metric} {s} vs {base}")
+                     in group else np.zeros(len(group)) for s in "+-")
+        difference = values - values[at[0]]
+        direction = np.sign(np.where(difference != 0, difference, np.nan_to_num(won - lost)))
+        for r in np.flatnonzero(group[column].map(_is_true).to_numpy(dtype=bool) & (direction != 0)):
+            out[r].append((i, int(direction[r])))
+    return [tuple(m) for m in out]
 
 
 def build_grid(frame: pd.DataFrame, manifest: Mapping, options: TableOptions) -> Grid:
@@ -503,22 +503,22 @@ def render_text(grid: Grid, manifest: Mapping, options: TableOptions, ansi: bool
 FORMATS = ("latex", "markdown", "text")
 
 
-def render(frame: pd.DataFrame, manifest: Mapping, fmt: str = "latex",
-           options: "TableOptions | Mapping | None" = None, ansi: bool = False) -> str:
+def render(frame: pd.DataFrame, manifest: Mapping, fmt: "str | Sequence[str]" = "latex",
+           options: "TableOptions | Mapping | None" = None, ansi: bool = False) -> "str | dict[str, str]":
     """The table of ``frame`` (results rows, with a ``dataset`` column) described by ``manifest`` (metrics,
     baselines, significance, timing, cost, hardware, display names) in ``fmt``: ``latex``, ``markdown`` or
-    ``text``."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown table format {fmt!r}; choose one of {list(FORMATS)}")
+    ``text``; given several formats, a dict of each (the cells are worked out once)."""
+    formats = [fmt] if isinstance(fmt, str) else list(fmt)
+    for f in formats:
+        if f not in FORMATS:
+            raise ValueError(f"unknown table format {f!r}; choose one of {list(FORMATS)}")
     if "dataset" not in frame:
         frame = frame.assign(dataset="")
     options = table_options(options, manifest.get("metrics") or [])
     grid = build_grid(frame, manifest, options)
-    if fmt == "latex":
-        return render_latex(grid, manifest, options)
-    if fmt == "markdown":
-        return render_markdown(grid, manifest, options)
-    return render_text(grid, manifest, options, ansi)
+    out = {f: render_latex(grid, manifest, options) if f == "latex" else render_markdown(grid, manifest, options)
+           if f == "markdown" else render_text(grid, manifest, options, ansi) for f in formats}
+    return out[fmt] if isinstance(fmt, str) else out
 
 
 def render_table(out_dir: str | Path, fmt: str = "latex", ansi: bool = False, **options) -> str:
@@ -529,15 +529,16 @@ def render_table(out_dir: str | Path, fmt: str = "latex", ansi: bool = False, **
     return render(frame, manifest, fmt, spec, ansi)
 
 
-def write_tables(out_dir: str | Path, frame: pd.DataFrame | None = None, manifest: Mapping | None = None) -> list[Path]:
-    """Write ``table.tex`` and ``table.md`` into ``out_dir`` (each atomically); return their paths. ``frame`` and
-    ``manifest`` (as in ``results.csv`` and ``manifest.json``) save reading them back."""
+def write_tables(out_dir: str | Path, tables: Mapping[str, str] | None = None) -> list[Path]:
+    """Write ``table.tex`` and ``table.md`` into ``out_dir`` (each atomically); return their paths. ``tables``
+    (``{"latex": ..., "markdown": ...}`` from :func:`render`) saves rendering them again."""
     out_dir = Path(out_dir)
-    if frame is None or manifest is None:
+    if tables is None:
         frame, manifest = load_results(out_dir)
+        tables = render(frame, manifest, ("latex", "markdown"), manifest.get("table"))
     paths = [out_dir / "table.tex", out_dir / "table.md"]
     for path, fmt in zip(paths, ("latex", "markdown")):
-        atomic_write_text(path, render(frame, manifest, fmt, manifest.get("table")))
+        atomic_write_text(path, tables[fmt])
     return paths
 
 
