@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 import torch
 
 import transformers_ir as tir

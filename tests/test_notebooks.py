@@ -36,7 +36,8 @@ def test_grid_notebook_runs_a_grid_and_resumes():
     nb = execute("grid")
     html = outputs(nb, "text/html")
     assert "sweep (k1=1.8)" in html and "time per stage" in html and "sweep[k1=1.8]" in html  # bars, then frame
-    assert "**" in outputs(nb, "text/markdown") and "▼" in outputs(nb, "text/markdown")  # bold, markers
+    markdown = outputs(nb, "text/markdown")
+    assert "**" in markdown and "paired t-test, Holm correction" in markdown  # bold, the test in the legend
     assert "Pareto frontier" in outputs(nb, "image/svg+xml")
     assert "(4, {'hits': 0, 'misses': 0, 'corrupt': 0})" in outputs(nb, "text/plain")
 

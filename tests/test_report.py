@@ -178,7 +178,8 @@ def test_significance_legend_names_baselines_test_correction_alpha_and_hardware(
     legend = latex.split(r"\footnotesize")[1]
     for part in (r"a: BM25, b: BM25 \textgreater{}\textgreater{} RM3", "paired t-test", "Holm correction",
                  r"$\alpha$ = 0.05", r"$\blacktriangle$ / $\blacktriangledown$", "median of 3 runs after 1 warm-up",
-                 "over 20 sampled queries", r"\$0.096/hour (c5.large\_spot \& co)", "Failed, not shown: broken (vaswani)"):
+                 "over 20 sampled queries", r"cost at \$0.096 per hour (c5.large\_spot \& co)",
+                 "Failed, not shown: broken (vaswani)"):
         assert part in legend, part
     assert latex.index(r"\caption") < latex.index(r"\begin{tabular}") and r"\label{tab:fixture}" in latex
     single = write_fixture(out.parent / "single", [r for r in ROWS if r[0] == "vaswani"],
@@ -244,7 +245,7 @@ def test_write_tables(out):
 def test_table_without_baselines_or_efficiency(tmp_path):
     out = write_fixture(tmp_path / "out", manifest={"metrics": METRICS})
     latex = render_table(out, "latex")
-    assert "significantly" not in latex and "Cost at" not in latex and "blacktriangle" not in latex
+    assert "significantly" not in latex and "per hour" not in latex and "blacktriangle" not in latex
     assert r"\textbf{0.3600}" in latex  # best AP on vaswani still bold
 
 

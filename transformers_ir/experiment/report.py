@@ -318,7 +318,9 @@ def legend_text(grid: Grid, manifest: Mapping) -> list[str]:
         how = (f"{TEST_NAMES.get(test, test)}, "
                + (f"{CORRECTION_NAMES.get(correction, correction)} correction" if correction else "no correction")
                + f", α = {alpha}")
-        if len(grid.baselines) == 1:
+        if not any(cell.marks for cell in grid.cells.values()):
+            sentences.append(f"None differs significantly from {_join(grid.baselines)} ({how}).")
+        elif len(grid.baselines) == 1:
             sentences.append(f"▲ / ▼: significantly better / worse than {grid.baselines[0]} ({how}).")
         else:
             which = ", ".join(f"{LETTERS[i]}: {b}" for i, b in enumerate(grid.baselines))
@@ -329,11 +331,15 @@ def legend_text(grid: Grid, manifest: Mapping) -> list[str]:
     if any(c.startswith("latency_") or c == "usd_per_1m_queries_batch1" for c in figures):
         sentences.append(f"Latency: one query at a time, over {latency.get('queries', '?')} sampled queries, "
                          f"{repeats}.")
-    if any(c in ("qps", "mrt_ms", "usd_per_1m_queries") for c in figures):
-        sentences.append(f"QPS, MRT and cost: all queries in one batch, per stage the {repeats}, summed.")
-    if any(c.startswith("usd_") for c in figures) and manifest.get("cost"):
-        cost = manifest["cost"]
-        sentences.append(f"Cost at ${cost.get('usd_per_hour')}/hour ({cost.get('hardware')}).")
+    batch = [word for c, word in (("qps", "QPS"), ("mrt_ms", "MRT"), ("usd_per_1m_queries", "cost")) if c in figures]
+    cost = manifest.get("cost") if any(c.startswith("usd_") for c in figures) else None
+    rate = f"cost at ${cost.get('usd_per_hour')} per hour ({cost.get('hardware')})" if cost else ""
+    if batch:
+        words = _join(batch)
+        sentences.append(f"{words[0].upper()}{words[1:]}: all queries in one batch, per stage the {repeats}, summed"
+                         + (f"; {rate}." if rate else "."))
+    elif rate:
+        sentences.append(f"{rate[0].upper()}{rate[1:]}.")
     if "peak_rss_mb" in figures:
         sentences.append("RSS: peak resident memory while the pipeline's stages ran.")
     if "index_mb" in figures:
