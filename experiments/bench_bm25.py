@@ -47,7 +47,7 @@ import Stemmer
 from pyterrier.measures import AP, R, nDCG
 
 import transformers_ir as tir
-from transformers_ir.sparse.pisa_index import redirect_native_output
+from transformers_ir.core.native import redirect_native_output
 
 K1, B = 0.9, 0.4
 DEPTHS = (10, 1000)

@@ -18,7 +18,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 import transformers_ir as tir
-from transformers_ir.dense import document_text
+from transformers_ir.data import document_text
 from transformers_ir.encoders import (PairScorer, TextEncoder, bundled_minilm, choose_device, seed_everything,
                                       token_lengths)
 

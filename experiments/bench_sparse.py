@@ -45,7 +45,8 @@ import pandas as pd
 import transformers_ir as tir
 from transformers_ir.encoders import bundled_minilm
 from transformers_ir.sparse.impact_index import quantise, sparsity_stats
-from transformers_ir.sparse.impact_stage import doc_text, sparse_dot
+from transformers_ir.data import document_text
+from transformers_ir.sparse.impact_stage import sparse_dot
 from transformers_ir.sparse.splade import SPLADE
 from transformers_ir.sparse.splade_encoder import init_splade_from_mlm
 
@@ -149,10 +150,10 @@ def bm25_section(ds, topics: pd.DataFrame, qrels: pd.DataFrame | None, title: st
 def trained_model(ds, model: Path, train_topics: int, max_length: int) -> dict:
     """The training log of ``model``; trains it first (as configs/sparse-scifact.yaml says) when missing."""
     if not (model / "training.json").exists():
-        texts = [doc_text(d) for _, d in zip(range(256), ds.corpus_iter())]
+        texts = [document_text(d) for _, d in zip(range(256), ds.corpus_iter())]
         init = init_splade_from_mlm(bundled_minilm(), model.parent / "minilm-splade-init", texts, max_length=max_length)
         SPLADE(ds, init, max_length=max_length, mode="rescore").fit(
-            ds.topics("train"), ds.qrels("train"), tir.BM25(ds) % 50, model, max_topics=train_topics)
+            ds.topics("train"), ds.qrels("train"), negatives=tir.BM25(ds) % 50, output_dir=model, max_topics=train_topics)
     return json.loads((model / "training.json").read_text())
 
 

@@ -24,10 +24,10 @@ bm25 = tir.BM25(ds, k1=0.9, b=0.4)
 train = ds.topics("train").head(topics_n)
 start = time.perf_counter()
 ce = tir.CrossEncoder(tir.encoders.bundled_minilm(), max_length=128, batch_size=32)
-ce.fit(train, ds.qrels("train"), bm25 % 50, ds, out, epochs=epochs, batch_size=16,
-       num_negatives=3, learning_rate=lr)
+ce = ce.fit(train, ds.qrels("train"), negatives=bm25 % 50, dataset=ds, output_dir=out, epochs=epochs, batch_size=16,
+            num_negatives=3, learning_rate=lr)
 trained = time.perf_counter() - start
 res = tir.Experiment({"BM25": bm25 % depth, "BM25>>CE": bm25 % depth >> ds.text_loader(("title", "text")) >> ce},
                      ds.topics("test").head(test_n), ds.qrels("test"), ["nDCG@10", "AP"], baseline="BM25", cache=False)
 print(f"train topics {topics_n}, lr {lr}, epochs {epochs}, training {trained:.0f} s; BM25 % {depth} of {test_n} test topics")
-print(res.results[["name", "nDCG@10", "AP", "nDCG@10 p_value vs BM25", "mrt_ms"]].to_markdown(index=False))
+print(res.results[["name", "nDCG@10", "AP", "nDCG@10 p-value", "mrt_ms"]].to_markdown(index=False))

@@ -23,7 +23,34 @@ def _cache_dir(tmp_path_factory):
     yield
 
 
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
 def needs_data(name: str):
-    """Skip unless collection ``name`` is on TIR_DATA_PATH (CI always has ../shared/data)."""
-    found = any((Path(p) / name).is_dir() for p in os.environ.get("TIR_DATA_PATH", "").split(os.pathsep) if p)
-    return pytest.mark.skipif(not found, reason=f"collection {name!r} not on TIR_DATA_PATH")
+    """Mark a test (or module) as needing collection ``name`` on TIR_DATA_PATH: skipped without it locally, a
+    failure naming what is missing under CI (``CI=true``, set by ``.ci/run``), which must never skip silently."""
+    return pytest.mark.needs_data(name)
+
+
+def requires(module: str):
+    """Import ``module`` for a test: skip when it is not installed locally, fail under CI."""
+    if IN_CI:
+        import importlib
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_data(name): the test needs collection `name` on TIR_DATA_PATH")
+
+
+def pytest_runtest_setup(item):
+    roots = [Path(p) for p in os.environ.get("TIR_DATA_PATH", "").split(os.pathsep) if p]
+    for mark in item.iter_markers("needs_data"):
+        name = mark.args[0]
+        if not any((root / name).is_dir() for root in roots):
+            message = (f"collection {name!r} not found on TIR_DATA_PATH ({os.environ.get('TIR_DATA_PATH') or 'unset'});"
+                       f" expected ../shared/data/{name}")
+            if IN_CI:
+                pytest.fail(f"CI: {message}", pytrace=False)
+            pytest.skip(message)

@@ -56,6 +56,18 @@ def test_index_scores_equal_on_the_fly(adi):
 
 
 @needs_data("adi")
+def test_adi_effectiveness_is_pinned(adi):
+    """BM25 % 100 >> ColBERT (MiniLM + seeded projection, untrained) on ADI: pinned, so a change to MaxSim, the
+    projection or pooling is seen (summing instead of taking the max over document tokens gives 0.32)."""
+    bm25 = tir.BM25(adi) % 100
+    result = tir.Experiment({"index": bm25 >> ColBERT(adi), "pooled": bm25 >> ColBERT(adi, pool_factor=2),
+                             "on the fly": bm25 >> adi.text_loader(("title", "text")) >> ColBERT(mode="on_the_fly")},
+                            adi.topics(), adi.qrels(), ["nDCG@10"], cache=False).set_index("name")["nDCG@10"]
+    assert result["index"] == pytest.approx(0.39384, abs=5e-4) and result["on the fly"] == result["index"]
+    assert result["pooled"] == pytest.approx(0.39951, abs=5e-4)
+
+
+@needs_data("adi")
 def test_index_manifest_and_rebuild_is_noop(adi):
     stage = ColBERT(adi).prepare()
     manifest = stage.index.manifest
@@ -100,7 +112,7 @@ def test_model_path_that_does_not_exist():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="needs the dataset"):
         ColBERT(mode="index")
-    with pytest.raises(ValueError, match="unknown mode"):
+    with pytest.raises(ValueError, match="ColBERT: parameter 'mode' should be 'index' or 'on_the_fly' \\(got 'late'\\)"):
         ColBERT(mode="late")
 
 
@@ -151,11 +163,11 @@ def test_fingerprint_and_config(adi):
     stage = ColBERT(adi, pool_factor=2)
     config = stage.to_config()
     assert config == {"dataset": "adi", "model": BUNDLED_MINILM_NAME, "mode": "index", "pool_factor": 2,
-                      "dim": 128, "batch_size": 32, "max_length": None, "bf16": False, "seed": 42}
+                      "dim": 128, "bf16": False, "seed": 42}
     again = ColBERT(**config)
     assert again.fingerprint() == stage.fingerprint()
     assert ColBERT(adi).fingerprint() != stage.fingerprint()
-    assert ColBERT(mode="on_the_fly").fingerprint()["corpus"] is None
+    assert ColBERT(mode="on_the_fly").fingerprint()["dataset"] is None
     assert ColBERT(adi, seed=7).fingerprint()["projection"] != stage.fingerprint()["projection"]
 
 
@@ -203,14 +215,14 @@ def test_scifact_effectiveness(scifact):
 @needs_data("scifact")
 def test_fit_saves_a_checkpoint_the_stage_loads(scifact, tmp_path):
     topics = scifact.topics("train").head(64)
-    stage = ColBERT(mode="on_the_fly", max_length=128)
-    before = stage.fingerprint()
-    stage.fit(topics, scifact.qrels("train"), tir.BM25(scifact) % 20, scifact, tmp_path / "ckpt", batch_size=8,
-              max_steps=8, seed=1)
+    untrained = ColBERT(mode="on_the_fly", max_length=128)
+    before = untrained.fingerprint()
+    stage = untrained.fit(topics, scifact.qrels("train"), negatives=tir.BM25(scifact) % 20, dataset=scifact,
+                          output_dir=tmp_path / "ckpt", batch_size=8, max_steps=8, seed=1)
     log = json.loads((tmp_path / "ckpt" / "training.json").read_text())
     assert log["loss"] and log["seed"] == 1 and log["triples"] > 0
     assert is_colbert_checkpoint(tmp_path / "ckpt")
-    assert stage.model_name == str((tmp_path / "ckpt").resolve()) and stage.fingerprint() != before
+    assert stage.model == str((tmp_path / "ckpt").resolve()) and stage.fingerprint() != before
     reloaded = ColBERT(mode="on_the_fly", model=tmp_path / "ckpt", max_length=128)
     test = scifact.topics("test").head(3)
     texts = scifact.text_loader(("title", "text")).transform((tir.BM25(scifact) % 10).transform(test))

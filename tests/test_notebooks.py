@@ -26,9 +26,15 @@ def outputs(nb, mime: str) -> str:
 def test_quickstart_notebook_runs_and_shows_results():
     nb = execute("quickstart")
     html = outputs(nb, "text/html")
-    assert "paired tests" in html and "time per stage" in html and ">TextLoader " in html  # stage names shown
-    assert "0.0000" not in html  # p-values in scientific notation, $ per 1M queries
+    assert "BM25+RM3" in html and "paired tests" in html and "p corrected" in html  # pt's p-values, folded
+    assert "time per stage" in html and ">BM25 " in html  # bars with the stage names written out
+    view = next(o["data"]["text/html"] for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                if "time per stage" in o.get("data", {}).get("text/html", ""))
+    assert "0.0000" not in view  # p-values in scientific notation, $ per 1M queries
     assert "(93, 2083)" in "".join(o.get("data", {}).get("text/plain", "") for o in nb.cells[1].outputs)
+    streams = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"]
+    assert not [o.text for o in streams if o.name == "stderr"], "no warnings or progress noise in the cells"
+    assert r"\toprule" in "".join(o.text for o in streams) and "Pareto frontier" in outputs(nb, "image/svg+xml")
 
 
 @needs_data("vaswani")

@@ -9,15 +9,13 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pyterrier as pt
 import pytest
 
-from transformers_ir import runner
 from transformers_ir.cli import main
 from transformers_ir.config import ConfigError
 from transformers_ir.runner import run_config
 
-from .conftest import needs_data
+from .conftest import needs_data, requires
 
 pytestmark = needs_data("vaswani")
 
@@ -47,16 +45,6 @@ def write(tmp_path, text):
 
 def quiet(*_):
     pass
-
-
-class Failing(pt.Transformer):
-    def __init__(self, message: str = "boom"):
-        self.message = message
-
-    def transform(self, df):
-        if len(df):
-            raise RuntimeError(self.message)
-        return df
 
 
 def test_grid_points_are_named_and_cover_the_product(tmp_path):
@@ -108,10 +96,8 @@ def test_corrupted_cache_entry_is_detected_and_recomputed(tmp_path, monkeypatch)
     pd.testing.assert_frame_equal(first.results[["name", "AP"]], second.results[["name", "AP"]])
 
 
-def test_failing_pipeline_is_recorded_and_the_others_complete(tmp_path, monkeypatch, capsys):
-    registry = runner.stage_registry()
-    monkeypatch.setattr(runner, "stage_registry", lambda: {**registry, "Failing": Failing})
-    config = write(tmp_path, GRID.replace("  base: {class: BM25}", "  base: {class: BM25}\n  bad: {class: Failing}")
+def test_failing_pipeline_is_recorded_and_the_others_complete(tmp_path, capsys):
+    config = write(tmp_path, GRID.replace("  base: {class: BM25}", "  base: {class: BM25}\n  bad: {class: tests.stages.Failing}")
                    .replace("  grid: bm25 % 100", "  grid: bm25 % 100\n  broken: base % 10 >> bad"))
     assert main(["run", str(config), "-o", str(tmp_path / "out")]) == 1
     assert "1 pipeline(s) failed: broken" in capsys.readouterr().err
@@ -131,34 +117,21 @@ def test_axis_naming_a_missing_parameter_fails_before_any_work(tmp_path):
 
 
 CHILD = """\
-import sys, time
-import pyterrier as pt
-from transformers_ir import runner
-
-class Sleepy(pt.Transformer):
-    def __init__(self, seconds: float = 0.0):
-        self.seconds = seconds
-    def fingerprint(self):
-        return {"seconds": self.seconds}
-    def transform(self, df):
-        if len(df):
-            time.sleep(self.seconds)
-        return df
-
-registry = runner.stage_registry()
-runner.stage_registry = lambda: {**registry, "Sleepy": Sleepy}
-runner.run_config(sys.argv[1], sys.argv[2], use_cache=sys.argv[3] == "cache")
+import sys
+from transformers_ir.runner import run_config
+run_config(sys.argv[1], sys.argv[2], use_cache=sys.argv[3] == "cache")
 """
+REPO = str(Path(__file__).resolve().parents[1])  # so that the children import tests.stages
 
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_results(tmp_path):
-    config = write(tmp_path, GRID.replace("  base: {class: BM25}", "  base: {class: BM25}\n  nap: {class: Sleepy, seconds: 1.5}")
+    config = write(tmp_path, GRID.replace("  base: {class: BM25}", "  base: {class: BM25}\n  nap: {class: tests.stages.Sleepy, seconds: 1.5}")
                    .replace("grid: bm25 % 100", "grid: bm25 % 100 >> nap").replace("queries: 5", "queries: 0"))
     (tmp_path / "child.py").write_text(CHILD)
     out = tmp_path / "out"
-    child = subprocess.Popen([sys.executable, str(tmp_path / "child.py"), str(config), str(out), "cache"],
-                             env=os.environ.copy())
+    env = {**os.environ, "PYTHONPATH": REPO}
+    child = subprocess.Popen([sys.executable, str(tmp_path / "child.py"), str(config), str(out), "cache"], env=env)
     points = out / "points" / "vaswani"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(points.glob("grid*.json"))) < 1:
@@ -167,9 +140,9 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
     child.wait()
     done_before = {p.name for p in points.glob("*.json")}
     assert 1 <= len([p for p in done_before if p.startswith("grid")]) < 4, done_before
-    subprocess.run([sys.executable, str(tmp_path / "child.py"), str(config), str(out), "cache"], check=True)
+    subprocess.run([sys.executable, str(tmp_path / "child.py"), str(config), str(out), "cache"], check=True, env=env)
     subprocess.run([sys.executable, str(tmp_path / "child.py"), str(config), str(tmp_path / "ref"), "nocache"],
-                   check=True)
+                   check=True, env=env)
     resumed = json.loads((out / "manifest.json").read_text())["resumed_points"]
     assert resumed == len(done_before)
     cols = ["name", "AP", "nDCG@10", "AP p_value vs BM25"]
@@ -178,7 +151,7 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
 
 @pytest.mark.slow
 def test_ray_executor_gives_the_same_results_as_local(tmp_path):
-    pytest.importorskip("ray")
+    requires("ray")
     import ray
     config = GRID.replace("latency: {queries: 5}", "latency: {queries: 0}")
     local = run_config(write(tmp_path, config), tmp_path / "local", use_cache=False, echo=quiet)

@@ -11,7 +11,8 @@ import transformers_ir as tir
 from transformers_ir.core import MissingColumnError
 from transformers_ir.encoders import bundled_minilm
 from transformers_ir.sparse.impact_index import ImpactIndex, quantise
-from transformers_ir.sparse.impact_stage import doc_text, sparse_dot
+from transformers_ir.data import document_text
+from transformers_ir.sparse.impact_stage import sparse_dot
 from transformers_ir.sparse.splade import SPLADE
 from transformers_ir.sparse.splade_encoder import MissingMLMHeadError, init_splade_from_mlm, load_splade
 from transformers_ir.sparse.unicoil import UniCOIL
@@ -53,7 +54,7 @@ def tiny_splade(tmp_path_factory, scifact_slice) -> Path:
                         intermediate_size=64, max_position_embeddings=128, initializer_range=0.5)
     BertForMaskedLM(config).save_pretrained(str(base))
     tokenizer.save_pretrained(str(base))
-    texts = [doc_text(d) for d in tir.load_dataset(scifact_slice).corpus_iter()][:128]
+    texts = [document_text(d) for d in tir.load_dataset(scifact_slice).corpus_iter()][:128]
     return init_splade_from_mlm(base, tmp_path_factory.mktemp("tiny-splade") / "model", texts, max_length=64)
 
 
@@ -80,7 +81,7 @@ def test_init_makes_untrained_vectors_sparse_and_survives_reload(splade):
 
 def test_pisa_top10_equals_brute_force_on_the_quantised_vectors(splade):
     docs = list(splade.dataset.corpus_iter())
-    doc_vectors = [quantise(v, splade.scale) for v in splade.encoder.encode_documents([doc_text(d) for d in docs])]
+    doc_vectors = [quantise(v, splade.scale) for v in splade.encoder.encode_documents([document_text(d) for d in docs])]
     topics = splade.dataset.topics("test")
     results = (splade % 10).transform(topics)
     query_vectors = splade.query_vectors(topics["query"].tolist())
@@ -118,7 +119,7 @@ def test_float_and_quantised_scores_agree_on_candidates(splade):
     for _, group in rescored.groupby("qid"):
         assert group["rank"].tolist() == list(range(len(group))) and group["score"].is_monotonic_decreasing
     found = splade.dataset.docstore().lookup(rescored["docno"].unique().tolist()).to_dict("records")
-    texts = {r["docno"]: doc_text(r) for r in found}
+    texts = {r["docno"]: document_text(r) for r in found}
     doc_vectors = dict(zip(texts, splade.encoder.encode_documents(list(texts.values()))))
     qvec = dict(zip(rescored["qid"].unique(), splade.query_vectors(
         rescored.drop_duplicates("qid")["query"].tolist())))
@@ -145,7 +146,7 @@ def test_stage_contract(splade):
     assert isinstance(compiled, SPLADE) and compiled.num_results == 5
     assert splade.to_config()["doc_top_k"] == 128 and splade.fingerprint()["mode"] == "retrieve"
     rescore = SPLADE(None, splade.encoder.model_name, mode="rescore")
-    assert "corpus_fingerprint" in rescore.fingerprint() and rescore.to_config()["mode"] == "rescore"
+    assert rescore.fingerprint()["model"]["weights_sha256"] and rescore.to_config()["mode"] == "rescore"
     with pytest.raises(MissingColumnError, match="text"):
         rescore.transform(pd.DataFrame({"qid": ["1"], "query": ["q"], "docno": ["d"]}))
     with pytest.raises(MissingColumnError, match="query"):
@@ -165,10 +166,11 @@ def test_fit_from_minilm_then_retrieve(tmp_path, scifact_slice):
     """Init MiniLM's MLM head, train on 32 SciFact train topics, index the 500-doc slice, evaluate (sanity only)."""
     from transformers_ir.sparse.impact_index import sparsity_stats
     ds, sliced = tir.load_dataset("scifact"), tir.load_dataset(scifact_slice)
-    texts = [doc_text(d) for d in sliced.corpus_iter()]
+    texts = [document_text(d) for d in sliced.corpus_iter()]
     init = init_splade_from_mlm(bundled_minilm(), tmp_path / "init", texts[-64:], max_length=64)
-    SPLADE(ds, init, max_length=64, mode="rescore").fit(ds.topics("train"), ds.qrels("train"), tir.BM25(ds) % 50,
-                                                        tmp_path / "trained", max_topics=32, batch_size=8)
+    SPLADE(ds, init, max_length=64, mode="rescore").fit(ds.topics("train"), ds.qrels("train"),
+                                                        negatives=tir.BM25(ds) % 50, output_dir=tmp_path / "trained",
+                                                        max_topics=32, batch_size=8)
     log = json.loads((tmp_path / "trained" / "training.json").read_text())
     assert log["triples"] > 0 and log["loss"]
     splade = SPLADE(sliced, tmp_path / "trained", max_length=64)

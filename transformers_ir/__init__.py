@@ -10,24 +10,25 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "encoders": ".encoders", "to_yaml": ".config",
+    "encoders": ".encoders", "cached": ".core.cached",
     "Dataset": ".data", "TextLoader": ".data", "load_dataset": ".data",
     "Dense": ".dense", "DenseIndex": ".dense", "DenseScorer": ".dense",
-    "Experiment": ".experiment", "ExperimentResult": ".experiment",
+    "Experiment": ".experiment", "ExperimentFrame": ".experiment", "ExperimentResult": ".experiment",
     "DSI": ".generative",
     "ColBERT": ".rerank", "CrossEncoder": ".rerank",
-    "BM25": ".sparse", "SPLADE": ".sparse", "LuceneBM25": ".sparse", "PisaTextIndex": ".sparse", "UniCOIL": ".sparse",
+    "BM25": ".sparse", "RM3": ".sparse", "SPLADE": ".sparse", "LuceneBM25": ".sparse", "PisaTextIndex": ".sparse",
+    "UniCOIL": ".sparse",
 }
 
 if TYPE_CHECKING:
     from . import encoders
-    from .config import to_yaml
+    from .core.cached import cached
     from .data import Dataset, TextLoader, load_dataset
     from .dense import Dense, DenseIndex, DenseScorer
-    from .experiment import Experiment, ExperimentResult
+    from .experiment import Experiment, ExperimentFrame, ExperimentResult
     from .generative import DSI
     from .rerank import ColBERT, CrossEncoder
-    from .sparse import BM25, SPLADE, LuceneBM25, PisaTextIndex, UniCOIL
+    from .sparse import BM25, RM3, SPLADE, LuceneBM25, PisaTextIndex, UniCOIL
 
 
 def __getattr__(name: str):
@@ -43,13 +44,21 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
 
 
+def to_yaml(pipelines, name: str = "pipeline") -> str:
+    """The ``stages:`` / ``pipelines:`` YAML of a pipeline (or a name -> pipeline map) built in Python; classes
+    that are not ours are written by dotted path."""
+    from .config import to_yaml as _to_yaml
+    from .registry import stage_registry
+    return _to_yaml(pipelines, name, stage_registry().name_of)
+
+
 def from_yaml(text: str) -> dict:
     """Pipelines from the ``stages:`` / ``pipelines:`` YAML that :func:`to_yaml` writes."""
     from .config import from_yaml as _from_yaml
-    from .runner import stage_registry
+    from .registry import stage_registry
     return _from_yaml(text, stage_registry())
 
 
-__all__ = ["BM25", "ColBERT", "CrossEncoder", "DSI", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment", "ExperimentResult",
-           "LuceneBM25", "PisaTextIndex", "SPLADE", "TextLoader", "UniCOIL", "encoders", "from_yaml", "load_dataset",
-           "to_yaml"]
+__all__ = ["BM25", "ColBERT", "CrossEncoder", "DSI", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment",
+           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "SPLADE", "TextLoader",
+           "UniCOIL", "cached", "encoders", "from_yaml", "load_dataset", "to_yaml"]

@@ -35,8 +35,20 @@ def _eval(args: argparse.Namespace) -> int:
 
     from .data import read_qrels, read_run
     from .experiment import parse_measures
+    from .experiment.coverage import coverage
     measures = parse_measures(args.metrics)
     run, qrels = read_run(args.run), read_qrels(args.qrels)
+    if not len(run):
+        print(f"tir eval: {args.run} holds no results", file=sys.stderr)
+        return 1
+    found = coverage(run.drop_duplicates("qid"), qrels)
+    if not found.evaluated:
+        print(f"tir eval: no qid of {args.run} has qrels in {args.qrels} (qids are compared as strings, exactly: "
+              f"'01' is not '1')", file=sys.stderr)
+        return 1
+    if found.without_qrels:
+        print(f"tir eval: {len(found.without_qrels)} of the run's {found.topics} qids have no qrels and are not "
+              f"evaluated", file=sys.stderr)
     values = ir_measures.calc_aggregate(list(measures.values()), pt.model.to_ir_measures(qrels),
                                         pt.model.to_ir_measures(run))
     for name, measure in measures.items():

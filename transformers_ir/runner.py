@@ -1,44 +1,38 @@
 """``tir run``: a config grid in, an experiment folder out — resumable, cached, timed and costed.
 
-Each grid point's evaluation is written to ``points/`` as soon as it finishes, so an interrupted run
-(Ctrl-C, kill -9, a failing pipeline) is resumed by the same command without recomputing finished points.
+A config's journey, top-down in :func:`run_config`: load (YAML, schema) -> check everything that can be checked
+before any work (stages and parameters, expressions, metrics, significance, cost, datasets, topics/qrels coverage,
+the output folder) -> expand the grid into pipelines -> key each point -> run what is not already finished (locally
+or on Ray), writing each point and its run as soon as it finishes -> evaluate significance over all points -> write
+results, tables, plots and the manifest. An interrupted run is resumed by the same command.
 """
 from __future__ import annotations
 
 import json
-import os
-import platform
-import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 
 from .config import StageFactory, check_axes, expand, load_config, resolve_baselines
-from .core import atomic_write_text, file_sha256, value_sha256
-from .core.fingerprint import frame_fingerprint, stage_fingerprint
+from .config.yamlmap import ConfigError, LocatedYaml
+from .core import atomic_write_text, file_sha256
+from .core.fingerprint import frame_fingerprint
 from .data import load_dataset, write_run
-from .experiment import PipelineResult, StageCache, assemble, resolve_cost, run_pipelines, stage_chain
-from .experiment.outputs import safe_filename, write_csv
+from .data.frames import checked_qrels, checked_topics
+from .experiment import PipelineResult, StageCache, assemble, parse_measure, resolve_cost, run_pipelines
+from .experiment.coverage import CoverageError, check_coverage, coverage
+from .experiment.environment import environment
+from .experiment.outputs import write_csv
 from .experiment.plots import write_pareto
+from .experiment.points import file_names, load_point, point_key, remove_stale, save_point
+from .experiment.ray_executor import forwarded_env, ray_map
 from .experiment.report import TableOptionError, render, table_options, write_tables
-from .experiment.timing import hardware
-
-PACKAGES = ("transformers-ir", "pyterrier", "pyterrier-pisa", "ir-measures", "ir-datasets", "pandas", "numpy",
-            "torch", "sentence-transformers", "transformers", "faiss-cpu")
-
-
-def stage_registry() -> dict[str, type]:
-    """Stage classes usable as ``class:`` in configs: those exported by ``transformers_ir``."""
-    import pyterrier as pt
-
-    import transformers_ir
-    return {name: obj for name in transformers_ir.__all__
-            if isinstance(obj := getattr(transformers_ir, name), type) and issubclass(obj, pt.Transformer)}
+from .experiment.significance import CORRECTIONS
+from .registry import stage_registry
 
 
 @dataclass
@@ -54,105 +48,17 @@ class RunSummary:
         return render_folder(self.out_dir)
 
 
-def _point_key(pipeline: Any, topics_fp: str, qrels_fp: str, metrics: list[str]) -> str:
-    chain = [stage_fingerprint(s) or repr(s) for s in stage_chain(pipeline)]
-    return value_sha256({"chain": chain, "topics": topics_fp, "qrels": qrels_fp, "metrics": metrics})
+@dataclass
+class _Dataset:
+    """One dataset of the config, loaded and checked: its topics, qrels, coverage and where its files go."""
 
-
-def _save_point(path: Path, key: str, result: PipelineResult) -> None:
-    atomic_write_text(path, json.dumps({"key": key, "name": result.name, "row": result.row, "error": result.error,
-                                        "stages": result.stages, "perquery": result.perquery}, default=float))
-
-
-def _load_point(path: Path, key: str) -> PipelineResult | None:
-    try:
-        saved = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    if saved["key"] != key or saved["error"]:
-        return None
-    return PipelineResult(saved["name"], saved["row"], saved["perquery"], saved["stages"], None)
-
-
-@lru_cache(maxsize=1)
-def _versions() -> dict[str, str]:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def _datasets(config, doc) -> list[tuple[Any, pd.DataFrame, pd.DataFrame]]:
-    out = []
-    for i, name in enumerate(config.dataset_names):
-        key = ("dataset",) if config.dataset else ("datasets", i)
-        try:
-            ds = load_dataset(name)
-        except Exception as e:
-            raise doc.error(key, str(e)) from e
-        try:
-            out.append((ds, ds.topics(config.split), ds.qrels(config.split)))
-        except (ValueError, FileNotFoundError) as e:
-            raise doc.error(("split",) if config.split else key, str(e)) from e
-    return out
-
-
-def _run_point(path: str, overrides: dict | None, dataset_index: int, point_name: str, use_cache: bool,
-               env: dict[str, str]) -> PipelineResult:
-    """One grid point on one dataset, in a fresh process (a Ray task): rebuilt from the config file."""
-    os.environ.update(env)
-    config, doc = load_config(path, overrides)
-    point = next(p for p in expand(config, doc) if p.name == point_name)
-    ds, topics, qrels = _datasets(config, doc)[dataset_index]
-    pipeline = StageFactory(config, doc, stage_registry(), ds).pipeline(point)
-    return next(run_pipelines({point_name: pipeline}, topics, qrels, config.metrics,
-                              cache=StageCache() if use_cache else False, latency_queries=config.latency.queries,
-                              cost=_cost(config), seed=config.seed, errors="record",
-                              timing=config.timing.model_dump()))
-
-
-def _ray_results(path: str, overrides: dict | None, dataset_index: int, names: list[str], use_cache: bool,
-                 address: str | None):
-    """Run grid points as Ray tasks (on ``ray.init()`` or an existing cluster), yielding results as they finish."""
-    import ray
-    env = {k: v for k, v in os.environ.items() if k.startswith(("TIR_", "HF_", "TRANSFORMERS_"))}
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": env})
-    task = ray.remote(_run_point)
-    pending = [task.remote(str(Path(path).resolve()), overrides, dataset_index, n, use_cache, env) for n in names]
-    while pending:
-        ready, pending = ray.wait(pending, num_returns=1)
-        yield ray.get(ready[0])
-
-
-def _check_table(config, doc, metrics: list[str], points) -> None:
-    """The ``table:`` section names known columns, and pipelines or grid points of this config."""
-    try:
-        table_options(config.table.model_dump(), metrics)
-    except TableOptionError as e:
-        raise doc.error(("table",) + e.key, e.message) from None
-    names = {p.name for p in points}
-    for key, given in (("pipelines", config.table.pipelines or []), ("names", list(config.table.names))):
-        for i, name in enumerate(given):
-            if name not in names:
-                raise doc.error(("table", key, i if key == "pipelines" else name),
-                                f"no pipeline or grid point {name!r} ({', '.join(sorted(names))})")
-
-
-def _cost(config):
-    return resolve_cost(config.cost.model_dump() if hasattr(config.cost, "model_dump") else config.cost)
+    index: int
+    dataset: Any
+    topics: pd.DataFrame
+    qrels: pd.DataFrame
+    factory: StageFactory
+    coverage: Any
+    stem: str
 
 
 def run_config(path: str | Path, output: str | Path | None = None, *, overrides: dict[str, Any] | None = None,
@@ -164,82 +70,90 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
     config, doc = load_config(str(path), overrides)
     registry = stage_registry()
     check_axes(config, doc, registry)
-    points = expand(config, doc)
+    all_points = expand(config, doc)
+    points = all_points
     if only:
-        points = [p for p in points if p.name in only or p.pipeline in only]
+        points = [p for p in all_points if p.name in only or p.pipeline in only]
         if not points:
             raise doc.error(("pipelines",), f"--only {only}: no such pipeline or grid point")
-    baselines = [b for b in resolve_baselines(config, doc, expand(config, doc)) if b in {p.name for p in points}]
-    datasets = _datasets(config, doc)
-    factories = [StageFactory(config, doc, registry, ds) for ds, _, _ in datasets]
-    for factory in factories:
-        factory.check()
-    pipelines = [{p.name: f.pipeline(p) for p in points} for f in factories]
-    from .experiment import parse_measures
-    metrics = list(parse_measures(config.metrics))
-    _check_table(config, doc, metrics, expand(config, doc))
-    cost = _cost(config)
-    out_dir = Path(output or config.output or Path("results") / config.name)
+    baselines = [b for b in resolve_baselines(config, doc, all_points) if b in {p.name for p in points}]
+    metrics = _check_metrics(config, doc)
+    _check_table(config, doc, metrics, all_points)
+    _check_significance(config, doc)
+    cost = _cost(config, doc)
+    datasets = _datasets(config, doc, registry)
+    pipelines = [{p.name: d.factory.pipeline(p) for p in points} for d in datasets]
+    out_dir = _output_folder(config, doc, output)
+    files = file_names(p.name for p in all_points)
     cache = StageCache() if use_cache else None
     echo(f"{config.name}: {len(points)} pipeline(s) x {len(datasets)} dataset(s) -> {out_dir}")
 
+    config_id = {"config": str(Path(path).resolve()), "name": config.name}
     tables, failed, resumed, manifest_datasets, used_baselines = [], {}, 0, [], set()
     several = len(datasets) > 1
-    for index, ((ds, topics, qrels), grid) in enumerate(zip(datasets, pipelines)):
-        topics_fp, qrels_fp = frame_fingerprint(topics), frame_fingerprint(qrels)
-        point_dir = out_dir / "points" / safe_filename(ds.name)
-        runs_dir = out_dir / "runs" / (safe_filename(ds.name) if several else "")
-        keys = {n: _point_key(p, topics_fp, qrels_fp, metrics) for n, p in grid.items()}
-        finished = {n: r for n in grid if (r := _load_point(point_dir / f"{safe_filename(n)}.json", keys[n]))}
+    for d, grid in zip(datasets, pipelines):
+        point_dir = out_dir / "points" / d.stem
+        runs_dir = out_dir / "runs" / (d.stem if several else "")
+        context = {**config_id, "topics": frame_fingerprint(d.topics), "qrels": frame_fingerprint(d.qrels),
+                   "metrics": metrics, "cost": [cost.hardware, cost.usd_per_hour],
+                   "latency": config.latency.model_dump(), "timing": config.timing.model_dump(), "seed": config.seed}
+        keys = {n: point_key(p, context) for n, p in grid.items()}
+        finished = {n: r for n in grid if (r := load_point(point_dir / f"{files[n]}.json", keys[n]))}
         resumed += len(finished)
         todo = {n: p for n, p in grid.items() if n not in finished}
-        echo(f"  {ds.name}: {len(topics)} topics; {len(finished)} point(s) already done, {len(todo)} to run")
+        echo(f"  {d.dataset.name}: {len(d.topics)} topics, {d.coverage.evaluated} with qrels; "
+             f"{len(finished)} point(s) already done, {len(todo)} to run")
+        for message in d.coverage.messages():
+            echo(f"  {d.dataset.name}: {message}")
         if config.executor == "ray":
-            results = _ray_results(str(path), overrides, index, list(todo), use_cache, config.ray_address)
+            calls = [(str(Path(path).resolve()), overrides, d.index, n, use_cache, forwarded_env(config.ray_env))
+                     for n in todo]
+            results = ray_map(_run_point, calls, config.ray_address, forwarded_env(config.ray_env))
         else:
-            results = run_pipelines(todo, topics, qrels, config.metrics, cache=cache or False,
+            results = run_pipelines(todo, d.topics, d.qrels, config.metrics, cache=cache or False,
                                     latency_queries=config.latency.queries, cost=cost, seed=config.seed,
-                                    errors="record", timing=config.timing.model_dump())
+                                    errors="record", report=lambda _: None, timing=config.timing.model_dump())
         for result in results:
             if result.run is not None and result.error is None:
-                write_run(result.run, runs_dir / f"{safe_filename(result.name)}.trec", name=safe_filename(result.name))
-            _save_point(point_dir / f"{safe_filename(result.name)}.json", keys[result.name], result)
+                write_run(result.run, runs_dir / f"{files[result.name]}.trec", name=files[result.name])
+            save_point(point_dir / f"{files[result.name]}.json", keys[result.name], result)
             finished[result.name] = result
             if result.error:
-                failed[f"{ds.name}/{result.name}" if several else result.name] = result.error
+                failed[f"{d.dataset.name}/{result.name}" if several else result.name] = result.error
                 echo(f"  FAILED: {result.name}: {result.error}")
             else:
                 echo(f"  done: {result.name}")
+        current = [files[p.name] for p in all_points]
+        remove_stale(point_dir, current, ".json")
+        remove_stale(runs_dir, current, ".trec")
         ok_baselines = [b for b in baselines if b in finished and not finished[b].error]
         used_baselines.update(ok_baselines)
         experiment = assemble([finished[n] for n in grid], metrics, ok_baselines, config.significance.test,
                               config.significance.correction, config.significance.alpha, config.seed)
-        tables.append((ds.name, experiment))
-        manifest_datasets.append({"name": ds.name, "split": config.split, "topics": len(topics),
-                                  "topics_sha256": topics_fp, "qrels_sha256": qrels_fp,
-                                  "corpus_sha256": _safe(ds.fingerprint)})
+        tables.append((d.dataset.name, experiment))
+        manifest_datasets.append({"name": d.dataset.name, "split": config.split, "topics": len(d.topics),
+                                  "coverage": d.coverage.as_dict(), "topics_sha256": context["topics"],
+                                  "qrels_sha256": context["qrels"], "corpus_sha256": _safe(d.dataset.fingerprint)})
 
     results = pd.concat([e.results.assign(dataset=n) for n, e in tables], ignore_index=True)
     results = results[["dataset"] + [c for c in results.columns if c != "dataset"]]
     write_csv(results, out_dir / "results.csv")
     write_csv(pd.concat([e.perquery.assign(dataset=n) for n, e in tables], ignore_index=True), out_dir / "perquery.csv")
     write_csv(pd.concat([e.stages.assign(dataset=n) for n, e in tables], ignore_index=True), out_dir / "stages.csv")
-    indexes = _indexes(factories, cost)
-    write_csv(indexes, out_dir / "indexes.csv")
+    write_csv(_indexes([d.factory for d in datasets], cost), out_dir / "indexes.csv")
     manifest = {
         "name": config.name, "config": config.model_dump(mode="json"), "config_path": str(Path(path).resolve()),
         "config_sha256": file_sha256(path), "overrides": overrides or {}, "only": only or [],
-        "metrics": metrics, "baselines": [b for b in baselines if b in used_baselines], "significance": config.significance.model_dump(),
+        "metrics": metrics, "baselines": [b for b in baselines if b in used_baselines],
+        "significance": config.significance.model_dump(), "strict": config.strict,
         "cost": {"hardware": cost.hardware, "usd_per_hour": cost.usd_per_hour},
         "latency": config.latency.model_dump(), "timing": config.timing.model_dump(),
         "table": config.table.model_dump(exclude_defaults=True), "pareto_metric": config.pareto_metric or metrics[0],
         "display_names": {p.name: p.display_name for p in points if p.params},
-        "datasets": manifest_datasets, "points": [p.name for p in points], "failed": failed,
+        "datasets": manifest_datasets, "points": [p.name for p in points],
+        "files": {p.name: files[p.name] for p in all_points}, "failed": failed,
         "cache": cache.stats() if cache else {"disabled": True}, "resumed_points": resumed,
-        "seed": config.seed, "git_commit": _git_commit(), "packages": _versions(),
-        "python": platform.python_version(), "platform": platform.platform(), "hardware": hardware(),
-        "started": started,
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seed": config.seed, **environment(), "started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     text = json.dumps(manifest, indent=2, default=str)
     atomic_write_text(out_dir / "manifest.json", text)
@@ -254,6 +168,108 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
          + "".join(f"{p.name}, " for p in plots) + "manifest.json, runs/")
     return RunSummary(out_dir, results, failed, cache.stats() if cache else {}, resumed)
 
+
+# --- checks before any work --------------------------------------------------------------------------------------
+
+def _check_metrics(config, doc: LocatedYaml) -> list[str]:
+    for i, name in enumerate(config.metrics):
+        try:
+            parse_measure(name)
+        except ValueError as e:
+            raise doc.error(("metrics", i), str(e)) from None
+    if config.pareto_metric is not None and config.pareto_metric not in config.metrics:
+        raise doc.error(("pareto_metric",), f"{config.pareto_metric!r} is not one of the metrics {config.metrics}")
+    return list(config.metrics)
+
+
+def _check_significance(config, doc: LocatedYaml) -> None:
+    significance = config.significance  # (the test is checked by the schema)
+    if significance.correction is not None and significance.correction not in CORRECTIONS:
+        raise doc.error(("significance", "correction"), f"unknown correction {significance.correction!r}; "
+                                                         f"choose from {list(CORRECTIONS)}")
+
+
+def _check_table(config, doc: LocatedYaml, metrics: list[str], points) -> None:
+    """The ``table:`` section names known columns, and pipelines or grid points of this config."""
+    try:
+        table_options(config.table.model_dump(), metrics)
+    except TableOptionError as e:
+        raise doc.error(("table",) + e.key, e.message) from None
+    names = {p.name for p in points}
+    for key, given in (("pipelines", config.table.pipelines or []), ("names", list(config.table.names))):
+        for i, name in enumerate(given):
+            if name not in names:
+                raise doc.error(("table", key, i if key == "pipelines" else name),
+                                f"no pipeline or grid point {name!r} ({', '.join(sorted(names))})")
+
+
+def _cost(config, doc: LocatedYaml):
+    try:
+        return resolve_cost(config.cost.model_dump() if hasattr(config.cost, "model_dump") else config.cost)
+    except ValueError as e:
+        raise doc.error(("cost",), str(e)) from None
+
+
+def _output_folder(config, doc: LocatedYaml, output: str | Path | None) -> Path:
+    """The output folder, created and shown writable before any work. ``name`` is a label, never a path: the
+    default folder is ``results/<name made filesystem-safe>``."""
+    out_dir = Path(output or config.output or Path("results") / file_names([config.name])[config.name])
+    key = ("output",) if output is None and config.output else ("name",) if output is None else None
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as e:
+        message = f"output folder {out_dir} cannot be written: {e.strerror or e}"
+        if key is None:
+            raise ConfigError(doc.path, None, None, message) from None
+        raise doc.error(key, message) from None
+    return out_dir
+
+
+def _datasets(config, doc: LocatedYaml, registry: dict) -> list[_Dataset]:
+    """Each dataset loaded, its topics and qrels read and checked, its coverage reported or (``strict``) refused,
+    and every stage of the config checked against it."""
+    out = []
+    stems = file_names(config.dataset_names)
+    for i, name in enumerate(config.dataset_names):
+        key = ("dataset",) if config.dataset else ("datasets", i)
+        try:
+            ds = load_dataset(name)
+        except Exception as e:
+            raise doc.error(key, str(e)) from e
+        try:
+            topics, qrels = checked_topics(ds.topics(config.split)), checked_qrels(ds.qrels(config.split))
+        except (ValueError, FileNotFoundError) as e:
+            raise doc.error(("split",) if config.split else key, str(e)) from e
+        found = coverage(topics, qrels)
+        try:
+            check_coverage(found, config.strict)
+        except CoverageError as e:
+            raise doc.error(("strict",) if config.strict else key, f"{ds.name}: {e}") from None
+        factory = StageFactory(config, doc, registry, ds)
+        factory.check()
+        out.append(_Dataset(i, ds, topics, qrels, factory, found, stems[name]))
+    return out
+
+
+# --- one point in a fresh process (a Ray task) ------------------------------------------------------------------
+
+def _run_point(path: str, overrides: dict | None, dataset_index: int, point_name: str, use_cache: bool,
+               env: dict[str, str]) -> PipelineResult:
+    """One grid point on one dataset, rebuilt from the config file."""
+    import os
+    os.environ.update(env)
+    config, doc = load_config(path, overrides)
+    point = next(p for p in expand(config, doc) if p.name == point_name)
+    d = _datasets(config, doc, stage_registry())[dataset_index]
+    return next(run_pipelines({point_name: d.factory.pipeline(point)}, d.topics, d.qrels, config.metrics,
+                              cache=StageCache() if use_cache else False, latency_queries=config.latency.queries,
+                              cost=_cost(config, doc), seed=config.seed, errors="record", report=lambda _: None,
+                              timing=config.timing.model_dump()))
+
+
+# --- outputs ---------------------------------------------------------------------------------------------------
 
 def _safe(fn: Callable[[], str]) -> str | None:
     try:

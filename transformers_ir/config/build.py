@@ -1,22 +1,21 @@
 """From a validated config to the same stage and pipeline objects a notebook user would write."""
 from __future__ import annotations
 
-import inspect
 import json
 from typing import Any, Mapping
 
+from ..core.stage import ParameterError, Stage
 from .expression import ExpressionError, evaluate
 from .grid import GridPoint, constructor_signature
 from .schema import RunConfig
 from .yamlmap import ConfigError, LocatedYaml
 
-_NUMBERS = {"float": float, "int": int, "float | None": float, "int | None": int}
-
 
 class StageFactory:
     """Builds each named stage once per distinct parameter set (grid points share equal stages).
 
-    ``class`` names a class in ``registry``; the other keys are its arguments. A class whose constructor
+    ``class`` names a class in ``registry`` (ours by name, a plugin, or a dotted path); the other keys are its
+    arguments. A class whose constructor
     takes ``dataset`` gets the config's dataset unless the stage sets one.
     """
 
@@ -25,47 +24,48 @@ class StageFactory:
         self._built: dict[tuple[str, str], Any] = {}
 
     def check(self) -> None:
-        """Validate every stage's class, parameter names and numbers, before anything is built."""
+        """Validate every stage's class, parameter names and values (and every grid value), before anything is built."""
         for name, spec in self.config.stages.items():
-            self._arguments(name, spec, self._signature(name, spec)[1])
+            cls = self._class(name, spec)
+            self._arguments(name, spec, cls)
+        for axis, values in self.config.grid.items():
+            stage, _, param = axis.partition(".")
+            cls = self._class(stage, self.config.stages[stage])
+            for i, value in enumerate(values):
+                self._arguments(stage, {param: value}, cls, where=("grid", axis, i))
 
-    def _signature(self, name: str, spec: dict) -> tuple[type, inspect.Signature]:
-        cls = self.registry.get(spec["class"])
-        if cls is None:
-            raise self.doc.error(("stages", name, "class"), f"unknown stage class {spec['class']!r}; "
-                                                            f"available: {', '.join(sorted(self.registry))}")
+    def _class(self, name: str, spec: dict) -> type:
+        try:
+            return self.registry[spec["class"]]
+        except KeyError as e:
+            message = e.args[0] if isinstance(e.args[0], str) and " " in e.args[0] else (
+                f"unknown stage class {spec['class']!r}; available: {', '.join(sorted(self.registry))}")
+            raise self.doc.error(("stages", name, "class"), message) from None
+
+    def _arguments(self, name: str, spec: Mapping[str, Any], cls: type, where: tuple | None = None) -> dict[str, Any]:
+        """The constructor arguments of ``spec``, checked by the stage's declared types and ranges (numbers written
+        as text, as YAML reads ``5e-4``, become numbers); an error names the file, line and key."""
+        params = {k: v for k, v in spec.items() if k != "class"}
         signature = constructor_signature(cls)
         if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
-            for key in spec:
-                if key != "class" and key not in signature.parameters:
-                    raise self.doc.error(("stages", name, key), f"{cls.__name__} has no parameter {key!r} "
+            for key in params:
+                if key not in signature.parameters:
+                    raise self.doc.error(where or ("stages", name, key), f"{cls.__name__} has no parameter {key!r} "
                                          f"(parameters: {', '.join(signature.parameters)})")
-        return cls, signature
-
-    def _arguments(self, name: str, spec: Mapping[str, Any], signature: inspect.Signature) -> dict[str, Any]:
-        """The constructor arguments of ``spec``; numeric parameters given a number as text (YAML reads ``5e-4``
-        as a string) get the number, any other text is an error naming the key."""
-        params = {k: v for k, v in spec.items() if k != "class"}
-        for key, value in params.items():
-            parameter = signature.parameters.get(key)
-            annotation = parameter.annotation if parameter else None
-            kind = _NUMBERS.get(annotation if isinstance(annotation, str) else getattr(annotation, "__name__", ""))
-            if kind and isinstance(value, str):
-                try:
-                    params[key] = kind(value)
-                except ValueError:
-                    raise self.doc.error(("stages", name, key),
-                                         f"{key} must be {'a number' if kind is float else 'an integer'} "
-                                         f"(got {value!r})") from None
+        if isinstance(cls, type) and issubclass(cls, Stage):
+            try:
+                return cls.check_params(params)
+            except ParameterError as e:
+                raise self.doc.error(where or ("stages", name, e.param), str(e)) from None
         return params
 
     def get(self, name: str, overrides: Mapping[str, Any] = {}) -> Any:
         spec = {**self.config.stages[name], **overrides}
         key = (name, json.dumps(spec, sort_keys=True, default=str))
         if key not in self._built:
-            cls, signature = self._signature(name, spec)
-            params = self._arguments(name, spec, signature)
-            if "dataset" in signature.parameters and "dataset" not in params:
+            cls = self._class(name, spec)
+            params = self._arguments(name, spec, cls)
+            if "dataset" in constructor_signature(cls).parameters and "dataset" not in params:
                 params["dataset"] = self.dataset
             try:
                 self._built[key] = cls(**params)

@@ -10,10 +10,14 @@
     power  := atom ("**" power)?      feature union
     atom   := NAME | NUMBER | "(" expr ")"
 
-Precedence is Python's, so an expression means what it would mean in a notebook.
+Precedence is Python's, so an expression means what it would mean in a notebook. Numbers only weigh or cut
+stages: arithmetic between two numbers is refused (``2 ** 2 ** 2 ** 2 ** 2 ** 2`` would never finish), ``% k``
+takes a whole number k >= 1, and an expression is at most :data:`MAX_LENGTH` characters, :data:`MAX_OPERATORS`
+operators and :data:`MAX_DEPTH` parentheses deep, so every expression is checked in milliseconds.
 """
 from __future__ import annotations
 
+import math
 import operator
 import re
 from dataclasses import dataclass
@@ -28,6 +32,9 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "*": operator.mul, "%": operator.mod, "**": operator.pow,
 }
 _LEVELS = [("|",), ("^",), ("&",), (">>",), ("+",), ("*", "%")]
+MAX_LENGTH = 10_000
+MAX_DEPTH = 64
+MAX_OPERATORS = 200
 
 
 class ExpressionError(TirError, SyntaxError):
@@ -83,7 +90,12 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
 
 class _Parser:
     def __init__(self, text: str):
-        self.text, self.tokens, self.i = text, _tokenize(text), 0
+        if len(text) > MAX_LENGTH:
+            raise ExpressionError(text[:80] + "...", 1, f"an expression may be at most {MAX_LENGTH:,} characters")
+        self.text, self.tokens, self.i, self.depth = text, _tokenize(text), 0, 0
+        operators = [t for t in self.tokens if t[0] == "op" and t[1] not in "()"]
+        if len(operators) > MAX_OPERATORS:
+            raise ExpressionError(text, operators[MAX_OPERATORS][2], f"more than {MAX_OPERATORS} operators")
 
     def peek(self) -> tuple[str, str, int]:
         return self.tokens[self.i]
@@ -115,17 +127,28 @@ class _Parser:
         node = self.atom()
         if self.peek()[:2] == ("op", "**"):
             _, op, column = self.take()
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise ExpressionError(self.text, column, f"'**' chained more than {MAX_DEPTH} times")
             node = BinOp(op, node, self.power(), column)
+            self.depth -= 1
         return node
 
     def atom(self) -> Node:
         kind, value, column = self.take()
         if kind == "number":
-            return Number(float(value) if any(c in value for c in ".eE") else int(value), column)
+            number = float(value) if any(c in value for c in ".eE") else int(value)
+            if not math.isfinite(number) or abs(number) > 1e12:
+                raise ExpressionError(self.text, column, f"number {value} is out of range")
+            return Number(number, column)
         if kind == "name":
             return Name(value, column)
         if (kind, value) == ("op", "("):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise ExpressionError(self.text, column, f"parentheses nested more than {MAX_DEPTH} deep")
             node = self.binary(0)
+            self.depth -= 1
             kind2, value2, column2 = self.take()
             if (kind2, value2) != ("op", ")"):
                 raise ExpressionError(self.text, column2, f"expected ')' to close the '(' at column {column}"
@@ -137,7 +160,26 @@ class _Parser:
 
 def parse_expression(text: str) -> Node:
     """Parse ``text`` into a syntax tree; raise :class:`ExpressionError` with the column on error."""
-    return _Parser(text).parse()
+    tree = _Parser(text).parse()
+    _check_numbers(text, tree)
+    return tree
+
+
+def _check_numbers(text: str, node: Node) -> None:
+    """Numbers only weigh (``0.3 * s``) or cut (``s % 10``) stages; see the module."""
+    if not isinstance(node, BinOp):
+        return
+    if isinstance(node.left, Number) and isinstance(node.right, Number):
+        raise ExpressionError(text, node.column, f"{node.op!r} between two numbers is not a pipeline; "
+                                                 f"write the number it gives")
+    if node.op == "%":
+        k = node.right
+        if not (isinstance(k, Number) and isinstance(k.value, int) and k.value >= 1):
+            raise ExpressionError(text, node.column, "'%' takes a whole number of results >= 1 on its right")
+    elif node.op != "*" and (isinstance(node.left, Number) or isinstance(node.right, Number)):
+        raise ExpressionError(text, node.column, f"{node.op!r} combines stages, not numbers")
+    _check_numbers(text, node.left)
+    _check_numbers(text, node.right)
 
 
 def names_in(node: Node) -> list[Name]:

@@ -41,7 +41,10 @@ def check_axes(config: RunConfig, doc: LocatedYaml, registry: Mapping[str, type]
         if stage not in config.stages or not param:
             raise doc.error(("grid", axis), f"axis {axis!r} must be STAGE.PARAM with a stage from 'stages' "
                                             f"({', '.join(config.stages)})")
-        cls = registry.get(config.stages[stage]["class"])
+        try:
+            cls = registry[config.stages[stage]["class"]]
+        except KeyError:
+            cls = None  # the stage's own check names the problem
         if cls is not None and param not in constructor_signature(cls).parameters:
             raise doc.error(("grid", axis), f"{cls.__name__} (stage {stage!r}) has no parameter {param!r}")
         if not values:
@@ -71,6 +74,14 @@ def expand(config: RunConfig, doc: LocatedYaml) -> list[GridPoint]:
             params = tuple((axis, value) for (axis, _), value in zip(axes, combo))
             label = ",".join(f"{axis.partition('.')[2]}={_format(v)}" for axis, v in params)
             points.append(GridPoint(f"{name}[{label}]", name, str(expression), params))
+    seen: dict[str, GridPoint] = {}
+    for point in points:
+        if point.name in seen:
+            swept = next(p for p in (point, seen[point.name]) if p.params)
+            literal = next(p for p in (point, seen[point.name]) if p is not swept)
+            raise doc.error(("pipelines", literal.pipeline), f"pipeline {literal.name!r} has the name of a grid point "
+                                                             f"of {swept.pipeline!r}; rename it")
+        seen[point.name] = point
     return points
 
 

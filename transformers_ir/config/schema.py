@@ -45,11 +45,20 @@ class Table(BaseModel):
     label: Optional[str] = None
 
 
+RAY_ENV = ("TIR_DATA_PATH", "TIR_CACHE_DIR", "TIR_TORCH_THREADS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
+           "TIR_PROGRESS")
+
+
 class RunConfig(BaseModel):
-    """A grid of pipelines over one or more datasets; see README "Configs"."""
+    """A grid of pipelines over one or more datasets; see README "Configs".
+
+    ``name`` is a label (the default output folder is ``results/<name made filesystem-safe>``); ``strict`` makes
+    topics without qrels (or qrels without topics) an error; ``ray_env`` lists the environment variables forwarded
+    to Ray workers (nothing else is).
+    """
 
     model_config = ConfigDict(extra="forbid")
-    name: str
+    name: str = Field(min_length=1)
     dataset: Optional[str] = None
     datasets: Optional[list[str]] = None
     split: Optional[str] = None
@@ -65,6 +74,8 @@ class RunConfig(BaseModel):
     table: Table = Field(default_factory=Table)
     executor: Literal["local", "ray"] = "local"
     ray_address: Optional[str] = None
+    ray_env: list[str] = Field(default_factory=lambda: list(RAY_ENV))
+    strict: bool = False
     pareto_metric: Optional[str] = None
     seed: int = 42
     output: Optional[str] = None
@@ -106,8 +117,8 @@ def load_config(path: str, overrides: dict[str, Any] | None = None) -> tuple[Run
     try:
         config = RunConfig.model_validate(doc.data)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = tuple(err["loc"])
+        err = max(e.errors(), key=lambda error: (len(_located(tuple(error["loc"]), doc)), len(error["loc"])))  # deepest
+        loc = _located(tuple(err["loc"]), doc)
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "value_error" and loc == ("stages",):
             loc = ("stages", message.split("'")[1])
@@ -117,3 +128,13 @@ def load_config(path: str, overrides: dict[str, Any] | None = None) -> tuple[Run
             message, loc = f"missing required key '{loc[-1]}'", loc[:-1]
         raise doc.error(loc, message) from None
     return config, doc
+
+
+def _located(loc: tuple, doc: LocatedYaml) -> tuple:
+    """pydantic's error location without the union-member names it inserts (``cost.CostSpec.usd_per_hour`` ->
+    ``cost.usd_per_hour``): the keys that exist in the document, plus a last missing or unknown one."""
+    out: tuple = ()
+    for i, part in enumerate(loc):
+        if out + (part,) in doc.lines or i == len(loc) - 1 or isinstance(part, int):
+            out += (part,)
+    return out

@@ -5,24 +5,23 @@ from typing import Any, Callable, Mapping
 
 import pyterrier as pt
 import yaml
-from pyterrier import _ops
 
+from ..core.pipeline_text import expression_text
 from .expression import evaluate
-
-_INFIX = {_ops.Sum: "+", _ops.FeatureUnion: "**", _ops.SetUnion: "|", _ops.SetIntersection: "&",
-          _ops.Concatenate: "^"}
 
 
 class _Namer:
     """Gives each distinct stage configuration a name (``bm25``, ``bm25_2``, ...)."""
 
-    def __init__(self):
+    def __init__(self, class_name: Callable[[type], str]):
         self.stages: dict[str, dict] = {}
+        self.class_name = class_name
 
     def name(self, stage: Any) -> str:
         if not hasattr(stage, "to_config"):
-            raise TypeError(f"cannot write {stage!r} as YAML: it is not a transformers_ir stage (no to_config())")
-        spec = {"class": type(stage).__name__, **stage.to_config()}
+            raise TypeError(f"cannot write {stage!r} as YAML: it is not a transformers_ir stage (no to_config(); "
+                            f"subclass transformers_ir.core.stage.Stage to get one)")
+        spec = {"class": self.class_name(type(stage)), **stage.to_config()}
         for name, existing in self.stages.items():
             if existing == spec:
                 return name
@@ -32,44 +31,14 @@ class _Namer:
         return name
 
 
-def _is_operator(t: pt.Transformer) -> bool:
-    return isinstance(t, (_ops.Compose, *_INFIX))
-
-
-def _expression(t: pt.Transformer, leaf: Callable[[Any], str]) -> str:
-    """``t`` written in the pipeline grammar, each stage that is not an operator written by ``leaf``."""
-    def operand(child: pt.Transformer) -> str:
-        text = _expression(child, leaf)
-        return f"({text})" if _is_operator(child) else text
-
-    if isinstance(t, _ops.Compose):
-        expr, composite = _expression(t[0], leaf), _is_operator(t[0])
-        for child in list(t)[1:]:
-            if isinstance(child, (_ops.RankCutoff, _ops.ScalarProduct)):
-                grouped = f"({expr})" if composite else expr
-                expr = f"{grouped} % {child.k}" if isinstance(child, _ops.RankCutoff) else f"{child.scalar!r} * {grouped}"
-            else:
-                expr = f"{expr} >> {operand(child)}"
-            composite = True
-        return expr
-    for cls, op in _INFIX.items():
-        if isinstance(t, cls):
-            parts = list(t) if isinstance(t, _ops.NAryTransformerBase) else [t.left, t.right]
-            return f" {op} ".join(operand(p) for p in parts)
-    return leaf(t)
-
-
-def pipeline_text(t: pt.Transformer) -> str:
-    """``t`` as an expression of its stages' reprs, e.g. ``BM25(...) + 0.7 * (BM25(...) >> DenseScorer(...))``."""
-    return _expression(t, repr)
-
-
-def to_yaml(pipelines: "pt.Transformer | Mapping[str, pt.Transformer]", name: str = "pipeline") -> str:
-    """The ``stages:`` and ``pipelines:`` sections that rebuild ``pipelines`` (one or a name -> pipeline map)."""
+def to_yaml(pipelines: "pt.Transformer | Mapping[str, pt.Transformer]", name: str = "pipeline",
+            class_name: Callable[[type], str] = lambda cls: cls.__name__) -> str:
+    """The ``stages:`` and ``pipelines:`` sections that rebuild ``pipelines`` (one or a name -> pipeline map);
+    ``class_name`` gives each stage class's ``class:``."""
     if isinstance(pipelines, pt.Transformer):
         pipelines = {name: pipelines}
-    namer = _Namer()
-    exprs = {n: _expression(p, namer.name) for n, p in pipelines.items()}
+    namer = _Namer(class_name)
+    exprs = {n: expression_text(p, namer.name) for n, p in pipelines.items()}
     return yaml.safe_dump({"stages": namer.stages, "pipelines": exprs}, sort_keys=False)
 
 

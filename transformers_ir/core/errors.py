@@ -51,3 +51,7 @@ class MissingColumnError(pt.validate.InputValidationError, TirError):
 
 class StageError(TirError, RuntimeError):
     """A stage failed while running; the message names the pipeline and the stage."""
+
+
+class IndexBuildError(TirError, RuntimeError):
+    """Building an index failed (a native engine's error, or fewer documents indexed than read); nothing installed."""

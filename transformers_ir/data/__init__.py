@@ -1,45 +1,17 @@
-"""Datasets: local folders, names on ``TIR_DATA_PATH``, ``irds:<id>``; TREC file IO; document text."""
+"""Datasets: local folders, names on ``TIR_DATA_PATH``, ``irds:<id>``, PyTerrier and ir_datasets objects; TREC
+file IO; document text."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from ..core import DatasetNotFoundError
+from .corpus import CorpusError, checked_documents, document_text, document_texts
 from .dataset import Dataset
-from .docstore import DocStore, TextLoader
+from .docstore import DocStore
 from .folder import FolderDataset, write_folder
 from .irds import IrdsDataset
+from .load import DatasetLike, data_search_path, load_dataset
+from .pt_dataset import PtDataset
+from .text_loader import TextLoader
 from .trec import add_ranks, read_qrels, read_run, read_topics, write_run
 
-DATA_PATH_VAR = "TIR_DATA_PATH"
-
-
-def data_search_path() -> list[Path]:
-    """The folders listed in ``$TIR_DATA_PATH`` (``os.pathsep``-separated)."""
-    return [Path(p) for p in os.environ.get(DATA_PATH_VAR, "").split(os.pathsep) if p]
-
-
-def load_dataset(name_or_path: "str | Path | Dataset") -> Dataset:
-    """Resolve a dataset: a folder path, then a name on ``$TIR_DATA_PATH``, then ``irds:<id>``."""
-    if isinstance(name_or_path, Dataset):
-        return name_or_path
-    name = str(name_or_path)
-    if name.startswith("irds:"):
-        return IrdsDataset(name[len("irds:"):])
-    tried = []
-    if Path(name).is_dir():
-        return FolderDataset(name)
-    tried.append(f"a folder at {Path(name).resolve()}: does not exist")
-    search = data_search_path()
-    for root in search:
-        if (root / name).is_dir():
-            return FolderDataset(root / name)
-        tried.append(f"{root / name} (from ${DATA_PATH_VAR}): does not exist")
-    if not search:
-        tried.append(f"${DATA_PATH_VAR}: not set (point it at folders of collections, e.g. ../shared/data)")
-    tried.append(f"ir_datasets: not tried for a bare name; write 'irds:{name}' to load it through ir_datasets")
-    raise DatasetNotFoundError(name, tried)
-
-
-__all__ = ["Dataset", "DocStore", "TextLoader", "FolderDataset", "IrdsDataset", "load_dataset",
-           "data_search_path", "read_topics", "read_qrels", "read_run", "write_run", "write_folder", "add_ranks"]
+__all__ = ["CorpusError", "checked_documents", "document_text", "document_texts", "Dataset", "DocStore", "TextLoader",
+           "FolderDataset", "IrdsDataset", "PtDataset", "DatasetLike", "load_dataset", "data_search_path", "read_topics",
+           "read_qrels", "read_run", "write_run", "write_folder", "add_ranks"]

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import pandas as pd
-import pyterrier as pt
 
-from ..core import InputFormatError, file_sha256
+from ..core import file_sha256
+from .corpus import read_jsonl_corpus
 from .dataset import Dataset
 from .trec import read_qrels, read_topics
 
@@ -25,6 +24,7 @@ class FolderDataset(Dataset):
         self.name = self.path.name
         corpora = [self.path / n for n in ("corpus.jsonl", "corpus.jsonl.gz") if (self.path / n).exists()]
         self.corpus_path = corpora[0] if corpora else None
+        self._fingerprint: tuple[tuple[int, int], str] | None = None
         self._files: dict[tuple[str, str | None], Path] = {}
         for f in sorted(self.path.iterdir()):
             m = _SPLIT_FILE.match(f.name)
@@ -53,31 +53,25 @@ class FolderDataset(Dataset):
         return read_qrels(self._file("qrels", split))
 
     def corpus_iter(self) -> Iterator[dict]:
-        if self.corpus_path is None:
-            raise FileNotFoundError(f"dataset {self.name!r} ({self.path}) has no corpus.jsonl[.gz]")
-        with pt.io.autoopen(str(self.corpus_path), "rt") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    doc = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InputFormatError(self.corpus_path, lineno, f"invalid JSON: {e.msg}", e.colno) from None
-                if not isinstance(doc, dict) or "docno" not in doc:
-                    raise InputFormatError(self.corpus_path, lineno, "document has no 'docno'")
-                out = {"docno": str(doc["docno"]), "text": doc.get("text") or ""}
-                if "title" in doc:
-                    out["title"] = doc["title"] or ""
-                yield out
+        """The documents, each line checked (see :mod:`transformers_ir.data.corpus`)."""
+        return read_jsonl_corpus(self._corpus())
 
-    @cached_property
-    def _fingerprint(self) -> str:
+    def _corpus(self) -> Path:
         if self.corpus_path is None:
             raise FileNotFoundError(f"dataset {self.name!r} ({self.path}) has no corpus.jsonl[.gz]")
-        return file_sha256(self.corpus_path)
+        return self.corpus_path
 
     def fingerprint(self) -> str:
-        return self._fingerprint
+        """sha256 of the corpus file, recomputed when the file changes (size or modification time)."""
+        stat = self._corpus().stat()
+        if self._fingerprint is None or self._fingerprint[0] != (stat.st_size, stat.st_mtime_ns):
+            self._fingerprint = ((stat.st_size, stat.st_mtime_ns), file_sha256(self.corpus_path))
+        return self._fingerprint[1]
+
+    def info_url(self) -> str | None:
+        """The folder's ``SOURCE.md`` (where the collection came from), as a ``file:`` URL."""
+        source = self.path / "SOURCE.md"
+        return source.as_uri() if source.exists() else None
 
     def qrels_fingerprint(self, split: str | None = None) -> str:
         return file_sha256(self._file("qrels", split))

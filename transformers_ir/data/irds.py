@@ -6,6 +6,7 @@ from typing import Iterator
 import pandas as pd
 
 from ..core import TirError, value_sha256
+from .corpus import checked_documents
 from .dataset import Dataset
 
 
@@ -57,6 +58,10 @@ class IrdsDataset(Dataset):
             [(q.query_id, q.doc_id, int(q.relevance)) for q in ds.qrels_iter()], columns=["qid", "docno", "label"]))
 
     def corpus_iter(self) -> Iterator[dict]:
+        """The documents, each checked (see :mod:`transformers_ir.data.corpus`)."""
+        return checked_documents(self._documents(), self.name, again=self._documents)
+
+    def _documents(self) -> Iterator[dict]:
         for d in self._base.docs_iter():
             out = {"docno": d.doc_id, "text": getattr(d, "text", None) or getattr(d, "body", "") or ""}
             if hasattr(d, "title"):
@@ -66,3 +71,19 @@ class IrdsDataset(Dataset):
     def fingerprint(self) -> str:
         import ir_datasets
         return value_sha256({"irds": self.irds_id, "version": ir_datasets.__version__})
+
+    def info_url(self) -> str:
+        top = self.irds_id.split("/", 1)[0]
+        return f"https://ir-datasets.com/{top}.html" + (f"#{self.irds_id}" if top != self.irds_id else "")
+
+
+def irds_id_of(obj: object) -> str | None:
+    """The ir_datasets id of a PyTerrier ``IRDSDataset`` (``pt.get_dataset("irds:...")``) or of an ``ir_datasets``
+    dataset object (``ir_datasets.load(...)``); ``None`` for anything else."""
+    if isinstance(getattr(obj, "_irds_id", None), str):
+        return obj._irds_id
+    if type(obj).__module__.startswith("ir_datasets.") and hasattr(obj, "docs_iter"):
+        if not hasattr(obj, "dataset_id"):
+            raise TirError(f"{obj!r} is an ir_datasets dataset without an id; pass 'irds:<id>' instead")
+        return obj.dataset_id()
+    return None

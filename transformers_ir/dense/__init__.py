@@ -1,6 +1,6 @@
 """Dense retrieval: bi-encoder vectors of a corpus, FAISS indexes, a forward index for re-scoring."""
-from .index import INDEX_TYPES, DenseIndex, document_text
+from .index import INDEX_TYPES, DenseIndex
 from .retriever import Dense
 from .scorer import DenseScorer
 
-__all__ = ["INDEX_TYPES", "DenseIndex", "document_text", "Dense", "DenseScorer"]
+__all__ = ["INDEX_TYPES", "DenseIndex", "Dense", "DenseScorer"]

@@ -4,27 +4,20 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..core import atomic_write_text
-from ..core.index_folder import MANIFEST, IndexFolder, index_path
-from ..data import Dataset, load_dataset
+from ..core.index_folder import MANIFEST, IndexFolder, index_path, write_manifest
+from ..data import Dataset, document_text, load_dataset
 from ..encoders import TextEncoder
 
 VECTORS = "vectors.f16.npy"
 DOCNOS = "docnos.txt"
 INDEX_TYPES = ("flat", "hnsw", "ivfpq")
 TEXT_FORMAT = "title + ' ' + text (stripped), as BEIR/MTEB"
-
-
-def document_text(doc: dict) -> str:
-    """What a bi-encoder reads of a document: ``title + " " + text``, as BEIR and MTEB encode corpora."""
-    return f"{doc.get('title') or ''} {doc.get('text') or ''}".strip()
 
 
 def faiss_factory(index_type: str, count: int, dims: int) -> str:
@@ -83,41 +76,38 @@ class DenseIndex(IndexFolder):
         if unknown:
             raise ValueError(f"unknown index_type(s) {unknown}; choose from {list(INDEX_TYPES)}")
         dataset = load_dataset(dataset)
-        manifest, identity = self.manifest, encoder.identity()
-        if (force or manifest is None or manifest["corpus_fingerprint"] != dataset.fingerprint()
-                or not same_model(manifest["model"], identity)):
-            self._encode(dataset, encoder, identity)
+        identity = encoder.identity()
+
+        def current() -> bool:
+            manifest = self.manifest
+            return (manifest is not None and manifest["corpus_fingerprint"] == dataset.fingerprint()
+                    and same_model(manifest["model"], identity))
+
+        self.build_once(current, lambda: self._encode(dataset, encoder, identity), force)
         for index_type in index_types:
-            if force or not self.built(index_type):
-                self._build_faiss(index_type)
+            self.build_once(lambda: self.built(index_type), lambda: self._build_faiss(index_type), force)
         return self
 
     def _encode(self, dataset: Dataset, encoder: TextEncoder, identity: dict) -> None:
         import sentence_transformers
         docnos, texts = [], []
         for doc in dataset.corpus_iter():
-            docnos.append(str(doc["docno"]))
+            docnos.append(doc["docno"])
             texts.append(document_text(doc))
         start = time.perf_counter()
         vectors = encoder.encode(texts, desc=f"encoding {dataset.name}").astype(np.float16)
         seconds = time.perf_counter() - start
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
-        try:
+        with self.staging() as tmp:
             np.save(tmp / VECTORS, vectors)
             (tmp / DOCNOS).write_text("".join(f"{d}\n" for d in docnos), encoding="utf-8")
-            atomic_write_text(tmp / MANIFEST, json.dumps({
+            write_manifest(tmp, {
                 "type": "dense", "source": dataset.name, "corpus_fingerprint": dataset.fingerprint(),
                 "model": identity, "text": TEXT_FORMAT, "doc_count": len(docnos), "dims": int(vectors.shape[1]),
                 "vectors": {"file": VECTORS, "dtype": "float16", "size_bytes": (tmp / VECTORS).stat().st_size},
                 "encode_seconds": round(seconds, 3), "docs_per_second": round(len(docnos) / max(seconds, 1e-9), 1),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "sentence_transformers": sentence_transformers.__version__, "indexes": {},
-            }, indent=2))
-            self._install(tmp)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+            })
         self._faiss, self._docnos, self._rows, self._vectors = {}, None, None, None
 
     def _build_faiss(self, index_type: str) -> None:

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
-from ..data import Dataset
+from ..core.retriever import results_frame, retriever_outputs, top_k, with_num_results, without_results
+from ..core.stage import Count
+from ..data import DatasetLike
 from ..encoders import BUNDLED_MINILM_NAME
 from .index import INDEX_TYPES, DenseIndex
 from .stage_base import DenseStageBase
-
 
 
 class Dense(DenseStageBase):
@@ -21,30 +22,18 @@ class Dense(DenseStageBase):
     ``Dense("scifact") % 10`` asks FAISS for 10 results (the cutoff is fused).
     """
 
-    def __init__(self, dataset: "str | Dataset | None" = None, *, model: str | Path = BUNDLED_MINILM_NAME,
-                 index: "DenseIndex | str | Path | None" = None, num_results: int = 1000, index_type: str = "flat",
-                 batch_size: int = 32, max_length: int | None = None, bf16: bool = False, device: str | None = None,
-                 verbose: bool = False):
-        if index_type not in INDEX_TYPES:
-            raise ValueError(f"unknown index_type {index_type!r}; choose from {list(INDEX_TYPES)}")
+    def __init__(self, dataset: "DatasetLike | None" = None, *, model: str | Path = BUNDLED_MINILM_NAME,
+                 index: "DenseIndex | str | Path | None" = None, num_results: Count = 1000,
+                 index_type: Literal[INDEX_TYPES] = "flat", batch_size: Count = 32, max_length: Count | None = None,
+                 bf16: bool = False, device: str | None = None, verbose: bool = False):
         super().__init__(dataset, model, index, batch_size, max_length, bf16, device, verbose)
         self.num_results, self.index_type = int(num_results), index_type
         self.index_types = (index_type,)
 
-    @property
-    def params(self) -> dict:
-        return {"model": self.encoder.model_name, "num_results": self.num_results, "index_type": self.index_type,
-                "max_length": self.encoder.max_length, "bf16": self.encoder.bf16}
-
-    def fingerprint(self) -> dict:
-        """What this stage computes: model weights, corpus, index type and search parameters, cutoff."""
+    def identity(self) -> dict:
+        """The model's weights, and the approximate index's search parameters."""
         search = {"hnsw": {"ef_search": self.index.ef_search}, "ivfpq": {"nprobe": self.index.nprobe}}
-        return {**self._identity(), "num_results": self.num_results, "index_type": self.index_type,
-                **search.get(self.index_type, {})}
-
-    def __repr__(self) -> str:
-        return (f"Dense({self._where()}, model={self.encoder.model_name!r}, num_results={self.num_results}, "
-                f"index_type={self.index_type!r})")
+        return {**super().identity(), **search.get(self.index_type, {})}
 
     def fuse_rank_cutoff(self, k: int) -> "Dense":
         """``self % k``: ask FAISS for ``k`` results instead of cutting afterwards."""
@@ -61,10 +50,14 @@ class Dense(DenseStageBase):
         self.prepare()
         index = self.index
         faiss_index = index.faiss(self.index_type)
-        k = min(self.num_results, faiss_index.ntotal)
-        scores, ids = faiss_index.search(self._encode_queries(topics["query"]), k)
-        order = np.argsort(-scores, axis=1, kind="stable")  # FAISS sorts already; make ties deterministic
-        scores, ids = np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
-        found = ids >= 0  # approximate indexes may return fewer than k
-        return results_frame(topics, np.repeat(np.arange(len(topics)), found.sum(axis=1)), index.docnos()[ids[found]],
-                             scores[found], (np.cumsum(found, axis=1) - 1)[found], columns)
+        vectors = self._encode_queries(topics["query"])
+
+        def search(queries: pd.DataFrame, depth: int) -> pd.DataFrame:
+            k = min(depth, faiss_index.ntotal)
+            rows = pd.Index(topics["qid"]).get_indexer(queries["qid"])
+            scores, ids = faiss_index.search(vectors[rows], k)
+            found = ids >= 0  # approximate indexes may return fewer than k
+            return results_frame(queries, np.repeat(np.arange(len(queries)), found.sum(axis=1)),
+                                 index.docnos()[ids[found]], scores[found], (np.cumsum(found, axis=1) - 1)[found],
+                                 columns)
+        return top_k(search, topics, self.num_results)[columns]

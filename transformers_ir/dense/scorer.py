@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from ..core.rescore import rescored, rescorer_outputs
-from ..data import Dataset
+from ..core.stage import Count
+from ..data import DatasetLike
 from ..encoders import BUNDLED_MINILM_NAME
 from .index import DenseIndex
 from .stage_base import DenseStageBase
@@ -20,21 +21,10 @@ class DenseScorer(DenseStageBase):
     Fast-Forward interpolation: ``0.3 * (bm25 % 1000) + 0.7 * (bm25 % 1000 >> DenseScorer("scifact"))``.
     """
 
-    def __init__(self, dataset: "str | Dataset | None" = None, *, model: str | Path = BUNDLED_MINILM_NAME,
-                 index: "DenseIndex | str | Path | None" = None, batch_size: int = 32, max_length: int | None = None,
+    def __init__(self, dataset: "DatasetLike | None" = None, *, model: str | Path = BUNDLED_MINILM_NAME,
+                 index: "DenseIndex | str | Path | None" = None, batch_size: Count = 32, max_length: Count | None = None,
                  bf16: bool = False, device: str | None = None, verbose: bool = False):
         super().__init__(dataset, model, index, batch_size, max_length, bf16, device, verbose)
-
-    @property
-    def params(self) -> dict:
-        return {"model": self.encoder.model_name, "max_length": self.encoder.max_length, "bf16": self.encoder.bf16}
-
-    def fingerprint(self) -> dict:
-        """What this stage computes: model weights and the corpus whose vectors it reads."""
-        return self._identity()
-
-    def __repr__(self) -> str:
-        return f"DenseScorer({self._where()}, model={self.encoder.model_name!r})"
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
         return rescorer_outputs(self, input_columns, ["qid", "query", "docno"])

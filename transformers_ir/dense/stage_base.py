@@ -4,45 +4,43 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyterrier as pt
 
-from ..data import Dataset, load_dataset
-from ..encoders import TextEncoder
+from ..core.stage import Stage
+from ..data import DatasetLike, load_dataset
+from ..encoders import TextEncoder, model_identity
 from .index import DenseIndex, same_model
 
 
-class DenseStageBase(pt.Transformer):
+class DenseStageBase(Stage):
     """Holds ``dataset``, a :class:`TextEncoder` for ``model`` and the :class:`DenseIndex` they give."""
 
     index_types: tuple[str, ...] = ()
 
-    def __init__(self, dataset: "str | Dataset | None", model: str | Path, index: "DenseIndex | str | Path | None",
-                 batch_size: int, max_length: int | None, bf16: bool, device: str | None, verbose: bool):
+    def __init__(self, dataset: "DatasetLike | None", model: str | Path,
+                 index: "DenseIndex | str | Path | None", batch_size: int, max_length: int | None, bf16: bool,
+                 device: str | None, verbose: bool):
         if index is None and dataset is None:
             raise ValueError(f"{type(self).__name__} needs a dataset (to index) or an index")
         self.dataset = load_dataset(dataset) if dataset is not None else None
+        self.model, self.batch_size, self.max_length, self.bf16 = model, batch_size, max_length, bf16
+        self.device, self.verbose = device, verbose
         self.encoder = TextEncoder(model, batch_size=batch_size, max_length=max_length, bf16=bf16, device=device)
         self._index = index if isinstance(index, DenseIndex) or index is None else DenseIndex(index)
-        self.verbose = verbose
+        self._derived_index: DenseIndex | None = None
         self._prepared = False
 
     @property
     def index(self) -> DenseIndex:
-        """The index (its location depends on the model's weights, so this may load the model)."""
-        if self._index is None:
-            self._index = DenseIndex.for_dataset(self.dataset, self.encoder)
-        return self._index
+        """The index given, or the dataset's for this model (its location depends on the weights: loads the model)."""
+        if self._index is not None:
+            return self._index
+        if self._derived_index is None:
+            self._derived_index = DenseIndex.for_dataset(self.dataset, self.encoder)
+        return self._derived_index
 
-    def _identity(self) -> dict:
-        """The model's weights and max_length, and the indexed corpus (for :meth:`fingerprint`)."""
-        model = self.encoder.identity()
-        corpus = self.dataset.fingerprint() if self.dataset is not None else (self.index.manifest or {}).get(
-            "corpus_fingerprint", str(self.index.path))
-        return {"model": model["weights_sha256"] or model["name"], "max_length": model["max_length"],
-                "bf16": model["bf16"], "corpus": corpus}
-
-    def _where(self) -> str:
-        return repr(self.dataset.name) if self.dataset is not None else repr(str(self._index.path))
+    def identity(self) -> dict:
+        """The model by its weights (whatever name or path it was given by)."""
+        return {"model": model_identity(self.model)["weights_sha256"] or str(self.model)}
 
     def prepare(self) -> "DenseStageBase":
         """Build the index if needed (encoding the corpus) and check it was built with this model (once)."""

@@ -1,7 +1,9 @@
 """The persistent stage cache: each stage output stored as parquet under (stage, input) fingerprints.
 
 Files are written atomically; a sidecar JSON holds the parquet's sha256 (checked on every read), the
-seconds of each timed run and the memory measured when the stage was computed, and what it was. A corrupted entry is dropped and recomputed.
+seconds of each timed run and the memory measured when the stage was computed, and what it was. A corrupted entry
+is dropped and recomputed. Columns of dicts (``query_toks``) are stored as JSON text: parquet would turn them into
+structs over the union of all keys, giving every row the others' keys.
 """
 from __future__ import annotations
 
@@ -14,6 +16,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..core import atomic_open, atomic_write_text, cache_dir, file_sha256
+
+
+def _dict_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if frame[c].dtype == object and len(frame) and isinstance(frame[c].iloc[0], dict)
+            and frame[c].map(lambda v: isinstance(v, dict)).all()]
 
 
 @dataclass
@@ -47,6 +54,8 @@ class StageCache:
             if file_sha256(data) != info["sha256"]:
                 raise ValueError("checksum mismatch")
             frame = pd.read_parquet(data)
+            for column in info.get("json_columns", []):
+                frame[column] = [json.loads(v) for v in frame[column]]
         except Exception as e:  # corrupted or unreadable: recompute
             warnings.warn(f"stage cache entry {data} is corrupted ({e}); recomputing it")
             for p in (data, meta):
@@ -61,9 +70,11 @@ class StageCache:
     def put(self, key: str, frame: pd.DataFrame, times: "tuple[float, ...] | float", stage: str,
             columns: list[str] | None = None, measured: dict | None = None) -> None:
         data, meta = self._paths(key)
+        as_json = _dict_columns(frame)
+        stored = frame.assign(**{c: [json.dumps(v) for v in frame[c]] for c in as_json})
         try:
             with atomic_open(data, "wb", fsync=False) as f:  # the checksum catches a torn file
-                frame.reset_index(drop=True).to_parquet(f, index=False)
+                stored.reset_index(drop=True).to_parquet(f, index=False)
         except Exception as e:  # a frame parquet cannot hold (e.g. object columns of mixed types): just don't cache
             warnings.warn(f"stage output of {stage} not cached: {e}")
             return
@@ -71,7 +82,7 @@ class StageCache:
         atomic_write_text(meta, json.dumps({"sha256": file_sha256(data), "times": times, "stage": stage,
                                             "measured": measured or {},
                                             "rows": len(frame), "columns": columns or list(frame.columns),
-                                            "pid": os.getpid()}))
+                                            "json_columns": as_json, "pid": os.getpid()}))
 
     def stats(self) -> dict[str, int]:
         return {"hits": self.hits, "misses": self.misses, "corrupt": self.corrupt}

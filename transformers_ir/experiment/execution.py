@@ -2,6 +2,8 @@
 once, the persistent stage cache, and per-stage wall time (repeated after a warm-up), memory and batch-1 latency."""
 from __future__ import annotations
 
+import contextlib
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -12,8 +14,8 @@ import pandas as pd
 import pyterrier as pt
 from pyterrier._ops import Compose
 
-from ..config.to_yaml import pipeline_text
 from ..core import StageError
+from ..core.pipeline_text import pipeline_text
 from ..core.fingerprint import chain_key, frame_fingerprint, stage_fingerprint
 from .cache import StageCache
 from .timing import PeakRss, TimingPlan, _cuda, spread, timed_call
@@ -69,6 +71,16 @@ def prepare(stages: Iterable[pt.Transformer]) -> None:
     for stage in stages:
         if hasattr(stage, "prepare"):
             stage.prepare()
+
+
+@contextlib.contextmanager
+def quiet_pyterrier():
+    """PyTerrier's own pandas deprecation notices (its ``inplace=`` calls, deprecated in pandas 3.1) silenced while
+    our engine runs its code: one per call, in every notebook cell, and nothing a user can act on."""
+    with warnings.catch_warnings():
+        if hasattr(pd.errors, "Pandas4Warning"):
+            warnings.filterwarnings("ignore", category=pd.errors.Pandas4Warning, module=r"pyterrier(\.|$)")
+        yield
 
 
 Finished = tuple[str, "pd.DataFrame | None", list[StageRecord], "Exception | None"]
@@ -136,7 +148,7 @@ def run_repeated(stage: pt.Transformer, frame: pd.DataFrame, timing: TimingPlan
     if cuda:
         cuda.reset_peak_memory_stats()
     out, times = None, []
-    with PeakRss() as memory:
+    with PeakRss() as memory, quiet_pyterrier():
         for i in range(timing.runs):
             result, seconds = timed_call(lambda: stage.transform(frame))
             if out is None:
@@ -145,6 +157,44 @@ def run_repeated(stage: pt.Transformer, frame: pd.DataFrame, timing: TimingPlan
             if i >= timing.warmup:
                 times.append(seconds)
     return out, tuple(times), memory, (cuda.max_memory_allocated() / 2**20 if cuda else float("nan"))
+
+
+def execute_in_batches(chains: dict[str, list[pt.Transformer]], topics: pd.DataFrame, cache: StageCache | None,
+                       batch_size: int | None, timing: TimingPlan = TimingPlan()) -> Iterator[Finished]:
+    """:func:`execute` on ``batch_size`` topics at a time (all at once when ``None``), as ``pt.Experiment``'s
+    ``batch_size`` does; each pipeline is yielded once, with its batches' results joined and its stage records
+    summed (``cached`` when every batch was read from the cache). A failure in one batch fails the pipeline."""
+    if not batch_size or batch_size >= len(topics):
+        yield from execute(chains, topics, cache, timing)
+        return
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive number of topics, not {batch_size}")
+    parts: dict[str, list[pd.DataFrame]] = {n: [] for n in chains}
+    records: dict[str, list[StageRecord]] = {}
+    errors: dict[str, Exception] = {}
+    for start in range(0, len(topics), batch_size):
+        batch = topics.iloc[start:start + batch_size].reset_index(drop=True)
+        for name, out, recs, error in execute({n: c for n, c in chains.items() if n not in errors}, batch, cache,
+                                              timing):
+            if error is not None:
+                errors[name] = error
+                continue
+            parts[name].append(out)
+            records[name] = recs if name not in records else [_sum_records(a, b) for a, b in zip(records[name], recs)]
+    for name in chains:
+        if name in errors:
+            yield name, None, records.get(name, []), errors[name]
+        else:
+            yield name, pd.concat(parts[name], ignore_index=True), records[name], None
+
+
+def _sum_records(a: StageRecord, b: StageRecord) -> StageRecord:
+    """Two batches' records of one stage: their timed runs added run by run, the higher memory figures."""
+    times = tuple(x + y for x, y in zip(a.times, b.times)) if len(a.times) == len(b.times) else \
+        (sum(a.times) / len(a.times) + sum(b.times) / len(b.times),)  # cached batches timed with other repeats
+    return StageRecord(a.position, a.stage, times, a.rows_out + b.rows_out, a.cached and b.cached,
+                       max(a.peak_rss_mb, b.peak_rss_mb), max(a.rss_added_mb, b.rss_added_mb), a.device,
+                       max(a.gpu_peak_mb, b.gpu_peak_mb), a.index_mb)
 
 
 def _apply(stage, position: int, frame: pd.DataFrame, input_fp: str | None, cache: StageCache | None,
@@ -162,7 +212,8 @@ def _apply(stage, position: int, frame: pd.DataFrame, input_fp: str | None, cach
     if entry is not None:
         out = entry.frame
         for source, _ in rebuild:
-            out = source.transform(out)
+            with quiet_pyterrier():
+                out = source.transform(out)
         out = out[entry.columns]
         m = entry.measured
         return out, StageRecord(position, text, entry.times, len(out), True, m.get("peak_rss_mb", np.nan),
@@ -185,10 +236,11 @@ def batch1_latency(chain: list[pt.Transformer], topics: pd.DataFrame, timing: Ti
     untimed passes over them and then ``timing.repeats`` timed ones: shape (repeats, queries, stages)."""
     times = np.zeros((timing.repeats, len(topics), len(chain)))
     queries = [topics.iloc[i:i + 1].reset_index(drop=True) for i in range(len(topics))]
-    for run in range(timing.runs):
-        for i, frame in enumerate(queries):
-            for j, stage in enumerate(chain):
-                frame, seconds = timed_call(lambda: stage.transform(frame))
-                if run >= timing.warmup:
-                    times[run - timing.warmup, i, j] = seconds
+    with quiet_pyterrier():
+        for run in range(timing.runs):
+            for i, frame in enumerate(queries):
+                for j, stage in enumerate(chain):
+                    frame, seconds = timed_call(lambda: stage.transform(frame))
+                    if run >= timing.warmup:
+                        times[run - timing.warmup, i, j] = seconds
     return times

@@ -1,19 +1,25 @@
-"""``tir.Experiment``: evaluate pipelines on topics and qrels, with significance, per-stage times and cost."""
+"""The experiment engine: pipelines run (compiled, sharing prefixes, through the persistent stage cache), timed per
+stage and costed; :func:`run_pipelines` / :func:`assemble` as the ``tir run`` runner uses it (one evaluated row per
+pipeline, several baselines), and what ``tir.Experiment`` (``pt_experiment.py``) shares with it."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyterrier as pt
 
-from ..core import require_columns
+from ..core import StageError
+from ..data.frames import checked_qrels, checked_run, checked_topics
 from .cache import StageCache
 from .cost import Cost, resolve_cost
-from .execution import StageRecord, batch1_latency, check_columns, execute, prepare, stage_chain
+from .coverage import check_coverage, coverage
+from .execution import StageRecord, batch1_latency, check_columns, execute, prepare, quiet_pyterrier, stage_chain
 from .measures import parse_measures, perquery_values
 from .significance import add_significance
-from .timing import TimingPlan, hardware, resolve_timing, spread
+from .timing import TimingPlan, resolve_timing, spread
 
 System = "pt.Transformer | pd.DataFrame"
 PERCENTILES = (50, 95, 99)
@@ -82,6 +88,10 @@ def _names(pipelines, names) -> tuple[list[str], list]:
     return names, systems
 
 
+def warn(message: str) -> None:
+    warnings.warn(message, stacklevel=3)
+
+
 def latency_figures(seconds: np.ndarray) -> dict[str, float]:
     """Batch-1 latency percentiles (ms) from ``seconds`` of shape (repeats, queries): each percentile is the
     median over the repeats of that repeat's percentile over the queries; p50 also with its min and max."""
@@ -106,10 +116,72 @@ def throughput_figures(records: Sequence[StageRecord], queries: int, cost: Cost)
             "usd_per_1m_queries_max": cost.per_1m_queries(high, queries)}
 
 
+def prepared_chains(names: Sequence[str], systems: Sequence, topics: pd.DataFrame, check: bool = True,
+                    errors: str = "raise") -> tuple[dict[str, list[pt.Transformer]], dict[str, Exception]]:
+    """The ``>>`` chain of each transformer system, column-checked on ``topics`` (unless ``check`` is False) and
+    prepared (indexes built, models loaded), all before any query runs; and, with ``errors="record"``, the error of
+    each pipeline whose stages could not be prepared (e.g. a bad corpus line while indexing), left out of the
+    chains so that the others run."""
+    chains = {n: stage_chain(s) for n, s in zip(names, systems) if not isinstance(s, pd.DataFrame)}
+    if check:
+        with quiet_pyterrier():  # inspecting runs PyTerrier's operators on empty frames
+            for name, chain in chains.items():
+                check_columns(name, chain, list(topics.columns))
+    unprepared = {}
+    for name, chain in list(chains.items()):
+        try:
+            prepare(chain)
+        except Exception as e:
+            if errors == "raise":
+                raise
+            unprepared[name] = StageError(f"pipeline {name!r}, preparing its stages: {type(e).__name__}: {e}")
+            del chains[name]
+    return chains, unprepared
+
+
+def checked_inputs(topics: pd.DataFrame, qrels: pd.DataFrame, strict: bool,
+                   report: Callable[[str], None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Topics and qrels checked (string ids, integer labels, runnable queries); topics without qrels and qrels
+    without topics reported through ``report``, or an error when ``strict``."""
+    topics, qrels = checked_topics(topics, "Experiment topics"), checked_qrels(qrels, "Experiment qrels")
+    found = coverage(topics, qrels)
+    check_coverage(found, strict)
+    for message in found.messages():
+        report(message)
+    return topics, qrels
+
+
+def latency_sample(topics: pd.DataFrame, latency_queries: int, seed: int) -> pd.DataFrame:
+    return topics.sample(n=min(latency_queries, len(topics)), random_state=seed) if latency_queries else topics.iloc[:0]
+
+
+def pipeline_figures(name: str, records: list[StageRecord], chain: list[pt.Transformer], sample: pd.DataFrame,
+                     cost: Cost, topics: int, timing: TimingPlan = TimingPlan()) -> tuple[dict, list[dict]]:
+    """A pipeline's efficiency figures (batch: mean response time, QPS, $ per 1M queries, each with its min–max
+    over the timed repeats; batch 1: latency percentiles on ``sample``; peak RSS, index size, cached stages) and one
+    row per stage; NaN for a precomputed run (no ``records``)."""
+    latency = (batch1_latency(chain, sample, timing) if records and len(sample)
+               else np.zeros((0, 0, len(records))))
+    end_to_end = latency.sum(axis=2)
+    row = {
+        **throughput_figures(records, topics, cost),
+        **latency_figures(end_to_end),
+        "usd_per_1m_queries_batch1": (cost.per_1m_queries(float(np.median(end_to_end.mean(axis=1))), 1)
+                                      if end_to_end.size else np.nan),
+        "peak_rss_mb": max((r.peak_rss_mb for r in records), default=np.nan),
+        "index_mb": float(np.nansum([r.index_mb for r in records])) if records else np.nan,
+        "cached_stages": sum(r.cached for r in records),
+    }
+    stages = [{"name": name, **r.row(), **latency_figures(latency[:, :, r.position]),
+               "qps": topics / spread(r.times)[0] if spread(r.times)[0] else np.nan} for r in records]
+    return row, stages
+
+
 def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.DataFrame, qrels: pd.DataFrame,
                   metrics: Sequence[str], names: Sequence[str] | None = None, cache: "bool | StageCache" = True,
                   latency_queries: int = LATENCY_QUERIES, cost: "Cost | str | dict | None" = None, seed: int = 42,
-                  errors: str = "raise", timing: "TimingPlan | dict | None" = None) -> Iterator[PipelineResult]:
+                  errors: str = "raise", strict: bool = False, report: Callable[[str], None] = warn,
+                  timing: "TimingPlan | dict | None" = None) -> Iterator[PipelineResult]:
     """Run and evaluate each pipeline, yielding each one's result as soon as it is done.
 
     Every pipeline is checked (columns, metrics) before any runs; indexes and models are prepared before
@@ -118,20 +190,19 @@ def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: 
     (default 1 and 3) on the whole batch; ``latency_queries`` queries (a seeded sample) are then run one at a
     time, in as many untimed and timed passes, for batch-1 latency. ``errors="record"`` yields a failed
     pipeline with its error instead of raising.
+    Topics, qrels and runs given as frames are checked (string ids, integer labels, runnable queries); topics
+    without qrels and qrels without topics are reported through ``report`` (default: a warning), or are an error
+    when ``strict``.
     """
     names, systems = _names(pipelines, names)
     measures = parse_measures(metrics)
     cost, timing = resolve_cost(cost), resolve_timing(timing)
-    require_columns("Experiment topics", topics.columns, ["qid", "query"])
-    require_columns("Experiment qrels", qrels.columns, ["qid", "docno", "label"])
-    qrels = qrels.merge(topics[["qid"]].drop_duplicates())
+    topics, qrels = checked_inputs(topics, qrels, strict, report)
+    qrels = qrels.merge(topics[["qid"]])
+    systems = [checked_run(s, f"run {n!r}") if isinstance(s, pd.DataFrame) else s for n, s in zip(names, systems)]
     store = (StageCache() if cache is True else cache) or None
-    chains = {n: stage_chain(s) for n, s in zip(names, systems) if not isinstance(s, pd.DataFrame)}
-    for name, chain in chains.items():
-        check_columns(name, chain, list(topics.columns))
-    for chain in chains.values():
-        prepare(chain)
-    sample = topics.sample(n=min(latency_queries, len(topics)), random_state=seed) if latency_queries else topics.iloc[:0]
+    chains, unprepared = prepared_chains(names, systems, topics, errors=errors)
+    sample = latency_sample(topics, latency_queries, seed)
 
     def evaluate(name: str, run: pd.DataFrame | None, records: list[StageRecord], error: Exception | None):
         row = {"name": name, **{m: np.nan for m in measures}}
@@ -147,71 +218,17 @@ def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: 
             return PipelineResult(name, {**row, "error": message}, {}, [], None, message)
         values = pd.DataFrame.from_dict(per_query, orient="index")
         row.update({m: float(values[m].mean()) for m in measures})
-        latency = (batch1_latency(chains[name], sample, timing) if records and len(sample)
-                   else np.zeros((0, 0, len(records))))
-        end_to_end = latency.sum(axis=2)
-        row.update({
-            **throughput_figures(records, len(topics), cost),
-            **latency_figures(end_to_end),
-            "usd_per_1m_queries_batch1": (cost.per_1m_queries(float(np.median(end_to_end.mean(axis=1))), 1)
-                                          if end_to_end.size else np.nan),
-            "peak_rss_mb": max((r.peak_rss_mb for r in records), default=np.nan),
-            "index_mb": float(np.nansum([r.index_mb for r in records])) if records else np.nan,
-            "cached_stages": sum(r.cached for r in records),
-        })
-        stages = [{"name": name, **r.row(), **latency_figures(latency[:, :, r.position]),
-                   "qps": len(topics) / spread(r.times)[0] if spread(r.times)[0] else np.nan} for r in records]
-        return PipelineResult(name, row, per_query, stages, run[[c for c in RUN_COLUMNS if c in run.columns]])
+        figures, stages = pipeline_figures(name, records, chains.get(name, []), sample, cost, len(topics), timing)
+        return PipelineResult(name, {**row, **figures}, per_query, stages,
+                              run[[c for c in RUN_COLUMNS if c in run.columns]])
 
     for name, system in zip(names, systems):
         if isinstance(system, pd.DataFrame):
             yield evaluate(name, system, [], None)
+    for name, error in unprepared.items():
+        yield evaluate(name, None, [], error)
     for finished in execute(chains, topics, store, timing):
         yield evaluate(*finished)
-
-
-def Experiment(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.DataFrame, qrels: pd.DataFrame,
-               metrics: Sequence[str], names: Sequence[str] | None = None,
-               baseline: "int | str | Sequence[int | str] | None" = None, test: "str | Callable" = "t",
-               correction: str | None = None, alpha: float = 0.05, perquery: bool = False,
-               cache: "bool | StageCache" = True, latency_queries: int = LATENCY_QUERIES,
-               cost: "Cost | str | dict | None" = None, seed: int = 42,
-               on_run: Callable[[str, pd.DataFrame], None] | None = None,
-               timing: "TimingPlan | dict | None" = None) -> ExperimentResult:
-    """Run and evaluate ``pipelines`` like ``pt.Experiment``, timing and costing each stage of each chain.
-
-    Each computed stage runs once untimed (warm-up) and three times timed by default (``timing={"repeats": 3,
-    "warmup": 1}``); ``latency_queries`` (10) sampled queries are run alone for batch-1 latency.
-
-    ``baseline`` (a name or index, or a list of them) adds per metric the queries won/lost and the paired
-    ``test`` p-value (``t``, ``wilcoxon`` or ``permutation``), corrected across pipelines by ``correction``
-    (a statsmodels method, e.g. ``holm``). ``on_run(name, results)`` is called as each pipeline finishes.
-    ``perquery`` is accepted for ``pt.Experiment`` compatibility: per-query values are always in ``.perquery``.
-    """
-    names, systems = _names(pipelines, names)
-    baselines = [] if baseline is None else [baseline] if isinstance(baseline, (int, str)) else list(baseline)
-    baselines = [names[b] if isinstance(b, int) else b for b in baselines]
-    for b in baselines:
-        if b not in names:
-            raise ValueError(f"unknown baseline {b!r}; pipelines are {names}")
-    if correction is not None and not baselines:
-        raise ValueError("a multiple-testing correction needs a baseline")
-    store = StageCache() if cache is True else cache or None
-    cost, timing = resolve_cost(cost), resolve_timing(timing)
-    results = {}
-    for res in run_pipelines(systems, topics, qrels, metrics, names, store or False, latency_queries, cost, seed,
-                             timing=timing):
-        results[res.name] = res
-        if on_run is not None:
-            on_run(res.name, res.run)
-    result = assemble([results[n] for n in names], list(parse_measures(metrics)), baselines, test, correction,
-                      alpha, seed, store.stats() if store else {})
-    result.meta = {"significance": {"test": test if isinstance(test, str) else getattr(test, "__name__", str(test)),
-                                    "correction": correction, "alpha": alpha},
-                   "cost": {"hardware": cost.hardware, "usd_per_hour": cost.usd_per_hour},
-                   "timing": {"repeats": timing.repeats, "warmup": timing.warmup},
-                   "latency": {"queries": latency_queries}, "hardware": hardware()}
-    return result
 
 
 def assemble(results: Sequence[PipelineResult], metrics: list[str], baselines: Sequence[str] = (),

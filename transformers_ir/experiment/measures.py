@@ -29,13 +29,29 @@ def parse_measure(name: "str | ir_measures.Measure") -> ir_measures.Measure:
     raise UnknownMetricError(f"unknown metric {name!r}; write metrics as ir_measures names, e.g. {EXAMPLES}")
 
 
+def _family(name: object) -> list[ir_measures.Measure]:
+    """The measures of a trec_eval family name (``official``, ``P``, ``ndcg_cut.10,20``), or ``[]``."""
+    if not isinstance(name, str):
+        return []
+    try:
+        parsed = ir_measures.parse_trec_measure(name)
+    except Exception:
+        return []
+    return parsed if len(parsed) > 1 else []
+
+
 def parse_measures(names: Sequence["str | ir_measures.Measure"]) -> dict[str, ir_measures.Measure]:
-    """Metric name as written -> measure, in the given order."""
+    """Metric name as written -> measure, in the given order; a trec_eval family (``official``, ``P``) becomes its
+    measures, each named as ir_measures writes it (as ``pt.Experiment`` does)."""
     if isinstance(names, str):
         names = [names]
     if not names:
         raise UnknownMetricError(f"no metrics given; e.g. {EXAMPLES}")
-    return {str(n): parse_measure(n) for n in names}
+    out: dict[str, ir_measures.Measure] = {}
+    for n in names:
+        family = _family(n)
+        out.update({str(m): m for m in family} if family else {str(n): parse_measure(n)})
+    return out
 
 
 def perquery_values(run: pd.DataFrame, qrels: pd.DataFrame,

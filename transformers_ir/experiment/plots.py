@@ -263,3 +263,17 @@ def write_pareto(out_dir: str | Path, metric: str | None = None, frame: pd.DataF
     path = out_dir / "pareto.svg"
     atomic_write_text(path, pareto_svg(frame, manifest, metric))
     return [path]
+
+
+class SVGFigure:
+    """An SVG a notebook shows by itself (``_repr_svg_``); ``save(path)`` writes it."""
+
+    def __init__(self, svg: str):
+        self.svg = svg
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def save(self, path: str | Path) -> Path:
+        atomic_write_text(Path(path), self.svg)
+        return Path(path)

@@ -1,16 +1,12 @@
 """A trained DSI model as an index folder: the model, its docid mapping, its training examples, a manifest."""
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..core import atomic_write_text
-from ..core.index_folder import MANIFEST, IndexFolder
+from ..core.index_folder import IndexFolder, write_manifest
 from ..encoders import weights_sha256
 from .docids import DocidMapping
 from .model import DocidModel
@@ -53,23 +49,13 @@ class DSIIndex(IndexFolder):
     def write(self, model: DocidModel, mapping: DocidMapping, examples: pd.DataFrame, embeddings: np.ndarray | None,
               manifest: dict) -> "DSIIndex":
         """Save everything into a temporary folder, then put it in place (the manifest last)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
-        try:
+        with self.staging() as tmp:
             model.save(tmp / MODEL)
             mapping.save(tmp / DOCIDS)
             examples.to_json(tmp / EXAMPLES, orient="records", lines=True, force_ascii=False)
             if embeddings is not None:
                 np.save(tmp / EMBEDDINGS, embeddings.astype(np.float32))
-            size = sum(f.stat().st_size for f in (tmp / MODEL).iterdir())
-            atomic_write_text(tmp / MANIFEST, json.dumps({**manifest, "doc_count": len(mapping),
-                                                          "docids_sha256": mapping.sha256(), "size_bytes": size,
-                                                          "model_parameters": sum(p.numel() for p in
-                                                                                  model.model.parameters())},
-                                                         indent=2))
-            self._install(tmp)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+            write_manifest(tmp, {**manifest, "doc_count": len(mapping), "docids_sha256": mapping.sha256(),
+                                 "model_parameters": sum(p.numel() for p in model.model.parameters())})
         self._mapping = None
         return self

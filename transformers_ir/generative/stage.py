@@ -4,28 +4,30 @@ from __future__ import annotations
 import copy
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Annotated, Iterable, Literal
 
 import numpy as np
 import pandas as pd
 import pyterrier as pt
+from annotated_types import Ge
 
 from ..core import require_columns
 from ..core.fingerprint import frame_fingerprint
 from ..core.index_folder import index_path
 from ..core.progress import show_progress
 from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
-from ..data import Dataset, load_dataset
+from ..core.stage import Count, Fraction, NonNegative, NonNegativeInt, Positive, Stage
+from ..data import DatasetLike, document_text, load_dataset
 from ..encoders import BUNDLED_MINILM_NAME, TextEncoder, choose_device, model_identity
 from .docids import SCHEMES, DocidMapping, extend_docids, make_docids
 from .index import DSIIndex
 from .model import DocidModel, base_identity
-from .training import (TrainingConfig, document_examples, document_text, indexing_accuracy, query_examples,
+from .training import (TRAINING_FIELDS, TrainingConfig, document_examples, indexing_accuracy, query_examples,
                        resolved_freeze, train_dsi)
 from .trie import DocidTrie
 
 
-class DSI(pt.Transformer):
+class DSI(Stage):
     """Retrieves by decoding docids of ``dataset``'s documents from the query with a seq2seq ``model``.
 
     Indexing is training (:meth:`fit`, run on first use): the model learns document text -> docid (plus random
@@ -38,39 +40,47 @@ class DSI(pt.Transformer):
     The trained model lives in an index folder keyed by corpus, docids, model and training settings.
     """
 
-    def __init__(self, dataset: "str | Dataset | None" = None, model: str | Path | None = None, *,
-                 docids: str = "naive", num_results: int = 10, index: "DSIIndex | str | Path | None" = None,
-                 train_split: str | None = None, leaf_size: int = 100, branches: int = 10,
-                 docid_encoder: str | Path = BUNDLED_MINILM_NAME, decoder_layers: int = 2, epochs: int = 60,
-                 batch_size: int = 32, learning_rate: float = 1e-3, target_accuracy: float = 1.0,
-                 max_length: int = 64, spans_per_doc: int = 2, span_words: int = 24, pseudo_queries_per_doc: int = 3,
-                 query_ratio: float = 1.0, freeze_encoder: bool | None = None, seed: int = 42,
-                 device: str | None = None, verbose: bool = False):
-        if docids not in SCHEMES:
-            raise ValueError(f"DSI: unknown docids {docids!r}; choose from {list(SCHEMES)}")
+    runtime_params = frozenset({"device", "verbose"})  # batch_size shapes training here
+
+    def __init__(self, dataset: "DatasetLike | None" = None, model: str | Path | None = None, *,
+                 docids: Literal[SCHEMES] = "naive", num_results: Count = 10,
+                 index: "DSIIndex | str | Path | None" = None, train_split: str | None = None,
+                 leaf_size: Count = 100, branches: Annotated[int, Ge(2)] = 10,
+                 docid_encoder: str | Path = BUNDLED_MINILM_NAME, decoder_layers: Count = 2, epochs: Count = 60,
+                 batch_size: Count = 32, learning_rate: Positive = 1e-3, target_accuracy: Fraction = 1.0,
+                 max_length: Count = 64, spans_per_doc: NonNegativeInt = 2, span_words: Count = 24,
+                 pseudo_queries_per_doc: NonNegativeInt = 3, query_ratio: NonNegative = 1.0,
+                 freeze_encoder: bool | None = None, seed: int = 42, device: str | None = None,
+                 verbose: bool = False):
         if index is None and dataset is None:
             raise ValueError("DSI needs a dataset (to index) or a trained model folder (index=)")
         self.dataset = load_dataset(dataset) if dataset is not None else None
-        self.model_name = str(model or BUNDLED_MINILM_NAME)
+        self.model = model
         self.docids, self.num_results, self.train_split = docids, int(num_results), train_split
-        self.leaf_size, self.branches, self.docid_encoder = int(leaf_size), int(branches), str(docid_encoder)
+        self.leaf_size, self.branches, self.docid_encoder = int(leaf_size), int(branches), docid_encoder
         self.decoder_layers, self.device, self.verbose = int(decoder_layers), device, verbose
-        self.training = TrainingConfig(epochs, batch_size, learning_rate, target_accuracy, max_length, spans_per_doc,
-                                       span_words, pseudo_queries_per_doc, query_ratio, freeze_encoder, seed)
+        self.epochs, self.batch_size, self.learning_rate = int(epochs), int(batch_size), float(learning_rate)
+        self.target_accuracy, self.max_length, self.spans_per_doc = float(target_accuracy), int(max_length), spans_per_doc
+        self.span_words, self.pseudo_queries_per_doc, self.query_ratio = span_words, pseudo_queries_per_doc, query_ratio
+        self.freeze_encoder, self.seed = freeze_encoder, int(seed)
         self._train: tuple[pd.DataFrame, pd.DataFrame] | None = None
         self._index = index if isinstance(index, DSIIndex) or index is None else DSIIndex(index)
+        self._derived_index: DSIIndex | None = None
         self._loaded: tuple[DocidModel, DocidTrie] | None = None
 
-    def __repr__(self) -> str:
-        where = repr(self.dataset.name) if self.dataset is not None else repr(str(self._index.path))
-        return (f"DSI({where}, {self.model_name!r}, docids={self.docids!r}, num_results={self.num_results})")
+    @property
+    def model_name(self) -> str:
+        return str(self.model or BUNDLED_MINILM_NAME)
 
-    def to_config(self) -> dict:
-        """Constructor arguments as plain values (``tir.to_yaml``)."""
-        return {"dataset": self.dataset.name if self.dataset is not None else None, "model": self.model_name,
-                "docids": self.docids, "num_results": self.num_results, "train_split": self.train_split,
-                "leaf_size": self.leaf_size, "branches": self.branches, "docid_encoder": self.docid_encoder,
-                "decoder_layers": self.decoder_layers, **self.training.to_json()}
+    @property
+    def training(self) -> TrainingConfig:
+        """How the model is trained (from this stage's parameters)."""
+        return TrainingConfig(**{field: getattr(self, field) for field in TRAINING_FIELDS})
+
+    def identity(self) -> dict:
+        """What training depends on beyond the parameters (base model and docid encoder weights, training queries),
+        or the trained model folder's identity — computed without training."""
+        return {"trained": self._key()} if self._index is None else {}
 
     # --- the index folder -------------------------------------------------------------------------------------
 
@@ -95,9 +105,11 @@ class DSI(pt.Transformer):
     @property
     def index(self) -> DSIIndex:
         """The folder of the trained model (not trained by asking; see :meth:`prepare`)."""
-        if self._index is None:
-            self._index = DSIIndex(index_path("dsi", self.dataset.name, self._key()))
-        return self._index
+        if self._index is not None:
+            return self._index
+        if self._derived_index is None:
+            self._derived_index = DSIIndex(index_path("dsi", self.dataset.name, self._key()))
+        return self._derived_index
 
     def mapping(self) -> DocidMapping:
         """The docno <-> docid mapping of the trained model (training first, if needed)."""
@@ -107,26 +119,34 @@ class DSI(pt.Transformer):
         """Train the model if its folder is not built yet (indexing), then load it."""
         if self._loaded is None:
             index = self.index
-            if not index.built():
-                if self.dataset is None:
-                    raise FileNotFoundError(f"{self}: model folder {index.path} is not built and no dataset was given")
-                self._build(index)
+            if not index.built() and self.dataset is None:
+                raise FileNotFoundError(f"{self}: model folder {index.path} is not built and no dataset was given")
+            index.build_once(index.built, lambda: self._build(index))
             model = index.load_model(choose_device(self.device))
             mapping = index.mapping()
             self._loaded = (model, DocidTrie((model.vocab.tokens(d) for d in mapping.docids.values()),
                                              model.vocab.eos))
         return self
 
-    def fit(self, train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None) -> "DSI":
-        """Index the dataset by training (documents, pseudo-queries and, when given, training queries with their
-        relevant documents); a no-op when a model with the same inputs is already trained."""
+    def fit(self, train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None, *,
+            negatives: pt.Transformer | None = None, dataset: "DatasetLike | None" = None,
+            output_dir: str | Path | None = None, **training) -> "DSI":
+        """Index ``dataset`` (default: the stage's) by training — documents, pseudo-queries and, when given, the
+        training queries with their relevant documents — with these constructor ``training`` settings changed;
+        the model goes to ``output_dir`` (default: a folder under the cache keyed by all of that, reused when it
+        is there). Returns the trained stage (:class:`~transformers_ir.core.stage.Trainable`; DSI needs no
+        ``negatives``)."""
         if (train_topics is None) != (train_qrels is None):
             raise ValueError("DSI.fit: give both train_topics and train_qrels, or neither")
-        if self.dataset is None:
+        changes = {**training, **({"dataset": dataset} if dataset is not None else {}),
+                   **({"index": output_dir} if output_dir is not None else {})}
+        stage = self.replace(**changes) if changes else copy.copy(self)
+        if stage.dataset is None:
             raise ValueError(f"{self}.fit: needs the dataset whose documents it indexes")
+        stage._derived_index, stage._loaded = None, None
         if train_topics is not None:
-            self._train, self._index, self._loaded = (train_topics, train_qrels), None, None
-        return self.prepare()
+            stage._train = (train_topics, train_qrels)
+        return stage.prepare()
 
     def _build(self, index: DSIIndex) -> None:
         start = time.perf_counter()
@@ -154,16 +174,6 @@ class DSI(pt.Transformer):
         return encoder.encode([document_text(d) for d in docs], desc="DSI: embedding documents for docids")
 
     # --- retrieval --------------------------------------------------------------------------------------------
-
-    def fingerprint(self) -> dict:
-        """What this stage computes: the trained weights and docid mapping (so training first, if needed), the
-        base model and training settings, the corpus and the cutoff."""
-        index = self.prepare().index
-        manifest = index.manifest or {}
-        return {"weights": index.weights_sha256(), "docids": index.mapping().sha256(),
-                "scheme": index.mapping().scheme, "base_model": manifest.get("base_model"),
-                "training": manifest.get("training"), "corpus": manifest.get("corpus_fingerprint"),
-                "num_results": self.num_results}
 
     def fuse_rank_cutoff(self, k: int) -> "DSI":
         """``self % k``: decode ``k`` beams instead of cutting afterwards."""
@@ -228,7 +238,8 @@ class DSI(pt.Transformer):
                "added": frame_fingerprint(pd.DataFrame(docs).astype(str)), "replay": replay,
                "replay_ratio": replay_ratio, "training": training.to_json()}
         index = DSIIndex(index_path("dsi", self.dataset.name if self.dataset is not None else "folder", key))
-        if not index.built():
+
+        def train() -> None:
             model = parent.load_model(choose_device(self.device))
             if mapping.num_symbols > model.vocab.num_symbols:
                 model.add_symbols(mapping.num_symbols - model.vocab.num_symbols)
@@ -246,8 +257,11 @@ class DSI(pt.Transformer):
                          "replayed_examples": len(replayed), "training": training.to_json(),
                          **stats, "build_seconds": stats["seconds"],
                          "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+        index.build_once(index.built, train)
         stage = copy.copy(self)
-        stage._index, stage._loaded, stage.training = index, None, training
+        stage._index, stage._loaded = index, None
+        stage.epochs, stage.learning_rate = training.epochs, training.learning_rate
         return stage
 
 

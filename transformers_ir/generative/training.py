@@ -5,7 +5,7 @@ import math
 import re
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Callable, Iterable
 
 import numpy as np
@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..core import require_columns
 from ..core.progress import show_progress
+from ..data import document_text
 from ..encoders import seed_everything
 from .docids import DocidMapping
 from .model import DocidModel
@@ -49,14 +50,12 @@ class TrainingConfig:
         return asdict(self)
 
 
+TRAINING_FIELDS = tuple(f.name for f in fields(TrainingConfig))
+
+
 def resolved_freeze(config: TrainingConfig, device: str) -> bool:
     """Whether the encoder is frozen: ``config.freeze_encoder``, by default on CPU only."""
     return config.freeze_encoder if config.freeze_encoder is not None else device == "cpu"
-
-
-def document_text(doc: dict) -> str:
-    """What a DSI model reads of a document: ``title + " " + text``."""
-    return f"{doc.get('title') or ''} {doc.get('text') or ''}".strip()
 
 
 def document_examples(docs: Iterable[dict], config: TrainingConfig, rng: np.random.Generator) -> pd.DataFrame:

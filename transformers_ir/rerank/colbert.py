@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Annotated, Literal, Sequence
 
 import numpy as np
+from annotated_types import Ge
 import pandas as pd
 import pyterrier as pt
 
 from ..core.rescore import rescored, rescorer_outputs
-from ..data import Dataset, load_dataset
+from ..core.stage import Count, Stage, training_output_dir
+from ..data import DatasetLike, document_texts, load_dataset
 from ..encoders import BUNDLED_MINILM_NAME, autocast, token_lengths, warn_truncated
 from .colbert_model import colbert_identity, load_colbert
-from .cross_encoder import passage_text
 from .token_index import TokenIndex
 
 MODES = ("index", "on_the_fly")
@@ -32,7 +33,7 @@ def maxsim(query: np.ndarray, documents: Sequence[np.ndarray]) -> np.ndarray:
     return scores
 
 
-class ColBERT(pt.Transformer):
+class ColBERT(Stage):
     """Re-scores its input's documents by ColBERT MaxSim against the query and re-ranks per query.
 
     ``mode="index"`` reads document token vectors from a :class:`TokenIndex` of ``dataset`` (built by
@@ -44,61 +45,45 @@ class ColBERT(pt.Transformer):
     ``seed`` (untrained; ``fit()`` trains it).
     """
 
-    def __init__(self, dataset: "str | Dataset | None" = None, model: str | Path = BUNDLED_MINILM_NAME, *,
-                 mode: str = "index", pool_factor: float | None = None, dim: int = 128, batch_size: int = 32,
-                 max_length: int | None = None, bf16: bool = False, device: str | None = None, seed: int = 42,
-                 verbose: bool = False):
-        if mode not in MODES:
-            raise ValueError(f"ColBERT: unknown mode {mode!r}; choose from {list(MODES)}")
+    def __init__(self, dataset: "DatasetLike | None" = None, model: str | Path = BUNDLED_MINILM_NAME, *,
+                 mode: Literal[MODES] = "index", pool_factor: Annotated[float, Ge(1)] | None = None, dim: Count = 128,
+                 batch_size: Count = 32, max_length: Count | None = None, bf16: bool = False,
+                 device: str | None = None, seed: int = 42, verbose: bool = False):
         if mode == "index" and dataset is None:
             raise ValueError("ColBERT(mode='index') needs the dataset whose documents it indexes")
-        if pool_factor is not None and pool_factor < 1:
-            raise ValueError(f"ColBERT: pool_factor must be >= 1 (or None), got {pool_factor}")
         self.dataset = load_dataset(dataset) if dataset is not None else None
-        self.model_name, self.mode, self.pool_factor = str(model), mode, pool_factor
+        self.model, self.mode, self.pool_factor = model, mode, pool_factor
         self.dim, self.batch_size, self.max_length, self.seed = int(dim), int(batch_size), max_length, int(seed)
         self.bf16, self.device, self.verbose = bool(bf16), device, verbose
         self._index: TokenIndex | None = None
         self._ready = False
 
-    def __repr__(self) -> str:
-        pool = f", pool_factor={self.pool_factor}" if self.pool_factor else ""
-        where = f"{self.dataset.name!r}, " if self.dataset is not None else ""
-        return f"ColBERT({where}{self.model_name!r}, mode={self.mode!r}{pool})"
-
     @property
     def encoder(self):
         """The loaded ``MultiVectorEncoder``."""
-        return load_colbert(self.model_name, self.device, self.dim, self.seed, self.max_length)
+        return load_colbert(str(self.model), self.device, self.dim, self.seed, self.max_length)
 
-    def identity(self) -> dict:
-        return {**colbert_identity(self.model_name, self.encoder), "bf16": self.bf16}
+    def model_identity(self) -> dict:
+        """The loaded model's identity (weights, projection, lengths) and precision: what the token index records."""
+        return {**colbert_identity(str(self.model), self.encoder), "bf16": self.bf16}
 
     @property
     def index(self) -> TokenIndex:
         """The token forward index of ``dataset`` for this model and pooling (index mode)."""
         if self._index is None:
-            self._index = TokenIndex.for_dataset(self.dataset, self.identity(), self.pool_factor)
+            self._index = TokenIndex.for_dataset(self.dataset, self.model_identity(), self.pool_factor)
         return self._index
 
-    def to_config(self) -> dict:
-        """Constructor arguments as plain values (``tir.to_yaml``)."""
-        return {"dataset": self.dataset.name if self.dataset is not None else None, "model": self.model_name,
-                "mode": self.mode, "pool_factor": self.pool_factor, "dim": self.dim, "batch_size": self.batch_size,
-                "max_length": self.max_length, "bf16": self.bf16, "seed": self.seed}
-
-    def fingerprint(self) -> dict:
-        """What this stage computes: model weights (and projection), lengths, precision, mode, pooling, corpus."""
-        model = self.identity()
+    def identity(self) -> dict:
+        """The model by its weights and projection, and the query/document lengths it encodes to."""
+        model = self.model_identity()
         return {"model": model["weights_sha256"] or model["name"], "projection": model["projection_sha256"],
-                "query_length": model["query_length"], "document_length": model["document_length"],
-                "bf16": self.bf16, "mode": self.mode, "pool_factor": self.pool_factor,
-                "corpus": self.dataset.fingerprint() if self.dataset is not None else None}
+                "query_length": model["query_length"], "document_length": model["document_length"]}
 
     def prepare(self) -> "ColBERT":
         """Load the model and, in index mode, build the token index if needed (not part of query time)."""
         if self.mode == "index":
-            self.index.build(self.dataset, self.encode_documents, self.identity(), self.pool_factor)
+            self.index.build(self.dataset, self.encode_documents, self.model_identity(), self.pool_factor)
         else:
             self.encoder
         self._ready = True
@@ -137,7 +122,7 @@ class ColBERT(pt.Transformer):
         if not self._ready:
             self.prepare()
         documents = (self.index.documents(results["docno"].astype(str).tolist()) if self.mode == "index"
-                     else self.encode_documents(passage_text(results)))
+                     else self.encode_documents(document_texts(results)))
         firsts = results.drop_duplicates("qid")
         queries = dict(zip(firsts["qid"], self.encode_queries(firsts["query"].tolist())))
         scores = np.empty(len(results), dtype=np.float64)
@@ -145,15 +130,23 @@ class ColBERT(pt.Transformer):
             scores[rows] = maxsim(queries[qid], [documents[r] for r in rows])
         return rescored(self, results, scores, columns)
 
-    def fit(self, train_topics: pd.DataFrame, train_qrels: pd.DataFrame, negatives: pt.Transformer,
-            dataset: "str | Dataset", output_dir: str | Path, *, epochs: int = 1, batch_size: int = 16,
-            seed: int = 42, num_negatives: int = 1, learning_rate: float = 3e-5, max_steps: int | None = None
-            ) -> "ColBERT":
+    def fit(self, train_topics: pd.DataFrame, train_qrels: pd.DataFrame, *, negatives: pt.Transformer | None = None,
+            dataset: "DatasetLike | None" = None, output_dir: str | Path | None = None, epochs: int = 1,
+            batch_size: int = 16, seed: int = 42, num_negatives: int = 1, learning_rate: float = 3e-5,
+            max_steps: int | None = None) -> "ColBERT":
         """Fine-tune on ``train_qrels`` positives with in-batch and hard negatives from ``negatives`` (a pipeline
-        run on ``train_topics``); save the checkpoint to ``output_dir`` and score with it from then on."""
-        from .colbert_training import train_colbert
-        train_colbert(self, train_topics, train_qrels, negatives, dataset, Path(output_dir), epochs=epochs,
-                      batch_size=batch_size, seed=seed, num_negatives=num_negatives, learning_rate=learning_rate,
-                      max_steps=max_steps)
-        self.model_name, self._index, self._ready = str(Path(output_dir).resolve()), None, False
-        return self
+        run on ``train_topics``), texts from ``dataset`` (default: the stage's); return a ColBERT on the checkpoint
+        saved in ``output_dir`` (see :class:`~transformers_ir.core.stage.Trainable`)."""
+        dataset = load_dataset(dataset) if dataset is not None else self.dataset
+        if negatives is None or dataset is None:
+            raise ValueError("ColBERT.fit needs negatives= (a pipeline ranking the train topics, e.g. "
+                             "BM25(dataset) % 50) and a dataset (where the documents' text is)")
+        training = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "num_negatives": num_negatives,
+                    "learning_rate": learning_rate, "max_steps": max_steps}
+        folder, done = training_output_dir(self, output_dir, train_topics, train_qrels, negatives,
+                                           {**training, "corpus": dataset.fingerprint()})
+        if not done:
+            from .colbert_training import train_colbert
+            train_colbert(str(self.model), self.device, self.dim, self.seed, self.max_length, train_topics,
+                          train_qrels, negatives, dataset, folder, **training)
+        return self.replace(model=str(folder.resolve()))

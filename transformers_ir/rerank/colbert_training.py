@@ -6,35 +6,22 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyterrier as pt
 
 from ..core import atomic_write_text, require_columns
-from ..data import Dataset, load_dataset
+from ..data import Dataset, document_texts, load_dataset
+from ..data.training import mine_pairs, mine_triples
 from ..encoders import seed_everything
 from .colbert_model import load_colbert
-from .cross_encoder import passage_text
-from .training import training_pairs
-
-if TYPE_CHECKING:
-    from .colbert import ColBERT
 
 
-def training_triples(pairs: pd.DataFrame, num_negatives: int) -> pd.DataFrame:
-    """``query, positive, negative`` text triples: each positive with each of its query's first ``num_negatives``
-    hard negatives (``pairs`` as :func:`training_pairs` gives them, with a ``passage`` column)."""
-    positives = pairs[pairs["label"] > 0][["qid", "query", "passage"]].rename(columns={"passage": "positive"})
-    negatives = pairs[pairs["label"] <= 0].groupby("qid", sort=False).head(num_negatives)
-    triples = positives.merge(negatives[["qid", "passage"]].rename(columns={"passage": "negative"}), on="qid")
-    return triples[["query", "positive", "negative"]].reset_index(drop=True)
-
-
-def train_colbert(stage: "ColBERT", topics: pd.DataFrame, qrels: pd.DataFrame, negatives: pt.Transformer,
-                  dataset: "str | Dataset", output_dir: Path, *, epochs: int, batch_size: int, seed: int,
-                  num_negatives: int, learning_rate: float, max_steps: int | None) -> dict:
-    """Train a private copy of ``stage``'s model with ``MultiVectorMultipleNegativesRankingLoss`` (no duplicate
+def train_colbert(model_name: str, device: str | None, dim: int, projection_seed: int, max_length: int | None,
+                  topics: pd.DataFrame, qrels: pd.DataFrame, negatives: pt.Transformer, dataset: "str | Dataset",
+                  output_dir: Path, *, epochs: int, batch_size: int, seed: int, num_negatives: int,
+                  learning_rate: float, max_steps: int | None) -> dict:
+    """Train a private copy of the ColBERT ``model_name`` (as :func:`load_colbert` loads it) with ``MultiVectorMultipleNegativesRankingLoss`` (no duplicate
     texts in a batch); save it and ``training.json`` (triples, seed, loss log, seconds) in ``output_dir``."""
     import datasets
     import torch
@@ -46,13 +33,15 @@ def train_colbert(stage: "ColBERT", topics: pd.DataFrame, qrels: pd.DataFrame, n
     require_columns("ColBERT.fit train_qrels", qrels.columns, ["qid", "docno", "label"])
     dataset = load_dataset(dataset)
     seed_everything(seed)
-    pairs = training_pairs(topics, qrels, negatives.transform(topics), num_negatives)
-    docs = dataset.docstore().lookup(pairs["docno"].tolist()).set_index("docno")
-    pairs = pairs.join(docs[["title", "text"]], on="docno")
-    triples = training_triples(pairs.assign(passage=passage_text(pairs)), num_negatives)
+    pairs = mine_pairs(topics, qrels, negatives.transform(topics), num_negatives)
+    mined = mine_triples(pairs, num_negatives)
+    docs = dataset.docstore().lookup(sorted(set(mined["positive"]) | set(mined["negative"]))).set_index("docno")
+    text = dict(zip(docs.index, document_texts(docs)))
+    triples = pd.DataFrame({"query": mined["query"], "positive": mined["positive"].map(text),
+                            "negative": mined["negative"].map(text)})
     if not len(triples):
         raise ValueError("ColBERT.fit: no training triples (no train topic has a relevant and a negative document)")
-    model = load_colbert(stage.model_name, stage.device, stage.dim, stage.seed, stage.max_length, shared=False)
+    model = load_colbert(model_name, device, dim, projection_seed, max_length, shared=False)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tir-colbert-train-") as scratch:
         args = MultiVectorEncoderTrainingArguments(
@@ -65,7 +54,7 @@ def train_colbert(stage: "ColBERT", topics: pd.DataFrame, qrels: pd.DataFrame, n
         trainer.train()
     output_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(output_dir))
-    log = {"base_model": stage.model_name, "dataset": dataset.name, "topics": int(pairs["qid"].nunique()),
+    log = {"base_model": model_name, "dataset": dataset.name, "topics": int(pairs["qid"].nunique()),
            "triples": len(triples), "negatives_from": str(negatives), "num_negatives": num_negatives,
            "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size, "learning_rate": learning_rate,
            "seed": seed, "seconds": round(time.perf_counter() - start, 1),

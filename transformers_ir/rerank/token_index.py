@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 import itertools
-import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from ..core import atomic_write_text
-from ..core.index_folder import MANIFEST, IndexFolder, index_path
+from ..core.index_folder import IndexFolder, index_path, write_manifest
 from ..core.progress import show_progress
-from ..data import Dataset, load_dataset
+from ..data import Dataset, document_text, load_dataset
 
 VECTORS = "vectors.f16.npy"
 OFFSETS = "offsets.npy"
@@ -22,11 +18,6 @@ DOCNOS = "docnos.txt"
 TEXT_FORMAT = "title + ' ' + text (stripped)"
 
 EncodeDocuments = Callable[[Sequence[str]], list[np.ndarray]]
-
-
-def document_text(doc: dict) -> str:
-    """What ColBERT reads of a document: ``title + " " + text`` (as ``passage_text`` builds it on the fly)."""
-    return f"{doc.get('title') or ''} {doc.get('text') or ''}".strip()
 
 
 class TokenIndex(IndexFolder):
@@ -53,19 +44,18 @@ class TokenIndex(IndexFolder):
         """Encode ``dataset`` with ``encode`` (texts -> one ``(tokens, dims)`` array each), ``chunk`` documents at a
         time; a no-op when built from the same corpus, model ``identity`` and pooling."""
         dataset = load_dataset(dataset)
-        manifest = self.manifest
-        if (not force and manifest is not None and manifest["corpus_fingerprint"] == dataset.fingerprint()
-                and manifest["model"] == identity and manifest["pool_factor"] == pool_factor):
-            return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
-        try:
-            self._write(tmp, dataset, encode, identity, pool_factor, chunk)
-            self._install(tmp)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-        self._rows, self._vectors, self._offsets = None, None, None
+
+        def current() -> bool:
+            manifest = self.manifest
+            return (manifest is not None and manifest["corpus_fingerprint"] == dataset.fingerprint()
+                    and manifest["model"] == identity and manifest["pool_factor"] == pool_factor)
+
+        def build() -> None:
+            with self.staging() as tmp:
+                self._write(tmp, dataset, encode, identity, pool_factor, chunk)
+            self._rows, self._vectors, self._offsets = None, None, None
+
+        self.build_once(current, build, force)
         return self
 
     @staticmethod
@@ -74,13 +64,13 @@ class TokenIndex(IndexFolder):
         docnos, lengths, dims = [], [], 0
         start = time.perf_counter()
         docs = iter(dataset.corpus_iter())
-        from tqdm.auto import tqdm
+        from tqdm import tqdm  # (tqdm.auto warns in a notebook without ipywidgets)
         with open(folder / "vectors.raw", "wb") as raw, tqdm(desc=f"ColBERT: encoding {dataset.name}", unit="doc",
                                                               disable=not show_progress()) as bar:
             while batch := list(itertools.islice(docs, chunk)):
                 bar.update(len(batch))
                 for doc, vectors in zip(batch, encode([document_text(d) for d in batch])):
-                    docnos.append(str(doc["docno"]))
+                    docnos.append(doc["docno"])
                     lengths.append(len(vectors))
                     dims = vectors.shape[1]
                     raw.write(np.ascontiguousarray(vectors, dtype=np.float16).tobytes())
@@ -93,18 +83,17 @@ class TokenIndex(IndexFolder):
         (folder / "vectors.raw").unlink()
         np.save(folder / OFFSETS, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
         (folder / DOCNOS).write_text("".join(f"{d}\n" for d in docnos), encoding="utf-8")
-        size = sum(f.stat().st_size for f in folder.iterdir())
-        atomic_write_text(folder / MANIFEST, json.dumps({
+        write_manifest(folder, {
             "type": "token-forward-index", "source": dataset.name, "corpus_fingerprint": dataset.fingerprint(),
             "model": identity, "text": TEXT_FORMAT, "pool_factor": pool_factor,
             "pooling": "hierarchical ward, mean, L2 (sentence_transformers HierarchicalTokenPooling)"
                        if pool_factor else None,
             "doc_count": len(docnos), "vectors_count": total, "dims": dims, "dtype": "float16",
-            "vectors_bytes": (folder / VECTORS).stat().st_size, "size_bytes": size,
-            "bytes_per_doc": round(size / max(len(docnos), 1), 1),
+            "vectors_bytes": (folder / VECTORS).stat().st_size,
+            "bytes_per_doc": round(sum(f.stat().st_size for f in folder.iterdir()) / max(len(docnos), 1), 1),
             "encode_seconds": round(seconds, 3), "docs_per_second": round(len(docnos) / max(seconds, 1e-9), 1),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }, indent=2))
+        })
 
     def _require(self) -> None:
         if not self.built():

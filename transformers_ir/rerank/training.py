@@ -10,21 +10,9 @@ import pandas as pd
 import pyterrier as pt
 
 from ..core import atomic_write_text, require_columns
-from ..data import Dataset, load_dataset
+from ..data import Dataset, document_texts, load_dataset
+from ..data.training import mine_pairs
 from ..encoders import PairScorer, load_cross_encoder, seed_everything
-
-
-def training_pairs(topics: pd.DataFrame, qrels: pd.DataFrame, run: pd.DataFrame, num_negatives: int) -> pd.DataFrame:
-    """``qid, query, docno, label``: each judged-relevant doc (label 1) and the ``num_negatives`` best-ranked
-    docs of ``run`` that are not judged relevant (label 0), for topics with at least one relevant doc."""
-    positives = qrels[qrels["label"] > 0][["qid", "docno"]].astype(str).assign(label=1.0)
-    run = run.assign(qid=run["qid"].astype(str), docno=run["docno"].astype(str)).sort_values(["qid", "rank"])
-    negatives = run.merge(positives[["qid", "docno"]], how="left", indicator=True)
-    negatives = negatives[negatives["_merge"] == "left_only"].groupby("qid", sort=False).head(num_negatives)
-    pairs = pd.concat([positives, negatives[["qid", "docno"]].assign(label=0.0)], ignore_index=True)
-    pairs = pairs[pairs["qid"].isin(positives["qid"])]
-    queries = topics.assign(qid=topics["qid"].astype(str))[["qid", "query"]]
-    return pairs.merge(queries, on="qid")[["qid", "query", "docno", "label"]]
 
 
 def train_cross_encoder(scorer: PairScorer, topics: pd.DataFrame, qrels: pd.DataFrame, negatives: pt.Transformer,
@@ -37,17 +25,16 @@ def train_cross_encoder(scorer: PairScorer, topics: pd.DataFrame, qrels: pd.Data
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
-    from .cross_encoder import passage_text
     require_columns("CrossEncoder.fit train_topics", topics.columns, ["qid", "query"])
     require_columns("CrossEncoder.fit train_qrels", qrels.columns, ["qid", "docno", "label"])
     dataset = load_dataset(dataset)
     seed_everything(seed)
-    pairs = training_pairs(topics, qrels, negatives.transform(topics), num_negatives)
+    pairs = mine_pairs(topics, qrels, negatives.transform(topics), num_negatives)
     if not len(pairs):
         raise ValueError("CrossEncoder.fit: no training pairs (no train topic has a relevant document in the qrels)")
     docs = dataset.docstore().lookup(pairs["docno"].tolist()).set_index("docno")
     pairs = pairs.join(docs[["title", "text"]], on="docno")
-    train = datasets.Dataset.from_dict({"query": pairs["query"].tolist(), "passage": passage_text(pairs),
+    train = datasets.Dataset.from_dict({"query": pairs["query"].tolist(), "passage": document_texts(pairs),
                                         "label": pairs["label"].tolist()})
     positives = int(pairs["label"].sum())
     model = load_cross_encoder(scorer.model_name, scorer.device, scorer.max_length, shared=False)

@@ -45,11 +45,23 @@ class Analyzer:
         import Stemmer
         return Stemmer.Stemmer("porter").stemWord
 
-    def toks(self, text: str) -> dict[str, int]:
-        """Term counts of ``text`` (only used for the pre-tokenised ``porter`` analyzer)."""
+    @cached_property
+    def _stemmed_stops(self) -> frozenset[str]:
         import pyterrier_pisa
-        terms = (t for t in pyterrier_pisa.tokenize(text, "none") if t not in self._stops)
-        return dict(Counter(self._stem(t) for t in terms))
+        return frozenset(t for s in self._stops for t in pyterrier_pisa.tokenize(s, self.pisa_stemmer))
+
+    def terms(self, text: str) -> list[str]:
+        """The terms of ``text`` as the index holds them and a query matches them, stopwords removed. With PISA's
+        own stemmers a term is dropped when it is a stemmed stopword, as PISA does at query time ("difference"
+        -> "differ", the stem of the stopword "different")."""
+        import pyterrier_pisa
+        if self.pretokenised:
+            return [self._stem(t) for t in pyterrier_pisa.tokenize(text, "none") if t not in self._stops]
+        return [t for t in pyterrier_pisa.tokenize(text, self.pisa_stemmer) if t not in self._stemmed_stops]
+
+    def toks(self, text: str) -> dict[str, int]:
+        """Term counts of ``text`` (used as the query of the pre-tokenised ``porter`` analyzer)."""
+        return dict(Counter(self.terms(text)))
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -1,21 +1,46 @@
 """BM25 retrieval on PISA as a PyTerrier transformer."""
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
+from typing import Literal
 
+import numpy as np
 import pandas as pd
-import pyterrier as pt
 
-from ..core.retriever import retriever_outputs, with_num_results, without_results
-from ..data import Dataset, load_dataset
-from .analyzer import Analyzer
-from .pisa_index import PisaTextIndex, redirect_native_output
+from ..core.native import redirect_native_output
+from ..core.retriever import first_depth, retriever_outputs, top_k, with_num_results, without_results
+from ..core.stage import Count, Fraction, NonNegative, ParameterError, Stage
+from ..data import DatasetLike, load_dataset
+from .analyzer import STEMMERS, Analyzer
+from .pisa_index import PisaTextIndex
 
-class BM25(pt.Transformer):
+
+# PISA takes a weighted query term as round-down(weight) repeats: weights are scaled so that the smallest is at
+# least MIN_REPEATS repeats (rounded, within 0.25%) and the largest at most MAX_REPEATS; integer weights (counts)
+# are used as they are.
+MIN_REPEATS, MAX_REPEATS = 200, 100_000
+# MaxScore sums a document's term scores in the same order whatever the depth asked for; PISA's default
+# (block-max WAND) does not, so the same document's float32 score could differ between `bm25 % 10` and `bm25`
+# (956 of Vaswani's top-116 scores did) and near-ties would swap.
+QUERY_ALGORITHM = "maxscore"
+
+
+def _repeat_scale(weights) -> float:
+    positive = [w for w in weights if w > 0]
+    if not positive or all(float(w).is_integer() for w in positive):
+        return 1.0
+    return min(MIN_REPEATS / min(positive), MAX_REPEATS / max(positive))
+
+
+class BM25(Stage):
     """BM25 over a PISA index of ``dataset`` (built on first use) or over an explicit ``index``.
 
     ``BM25("vaswani", k1=0.9, b=0.4) % 100`` asks PISA for 100 results (the cutoff is fused).
-    A query with no indexable terms (only stopwords or punctuation) gets no results.
+    A query with no indexable terms (only stopwords or punctuation) gets no results. A ``query_toks`` column
+    (``{term: weight}``, terms as the index holds them, e.g. from :class:`RM3`) is used instead of the query
+    text: the score is ``sum(weight * BM25(term, doc))``. ``qtf=True`` weights each query term by its count in the
+    query, as Anserini's bag-of-words queries and Terrier do (PISA's default counts a repeated term once).
     ``backend="lucene"`` gives the same stage on Lucene through Pyserini (:class:`LuceneBM25`).
     """
 
@@ -24,65 +49,40 @@ class BM25(pt.Transformer):
             from .lucene import LuceneBM25
             return LuceneBM25(*args, **kwargs)
         if backend != "pisa":
-            raise ValueError(f"unknown BM25 backend {backend!r}; choose 'pisa' or 'lucene'")
+            raise ParameterError(cls.__name__, "backend", f"should be 'pisa' or 'lucene' (got {backend!r})")
         return super().__new__(cls)
 
-    def __init__(self, dataset: "str | Dataset | None" = None, *, index: "PisaTextIndex | str | Path | None" = None,
-                 k1: float = 0.9, b: float = 0.4, num_results: int = 1000, stemmer: str = "porter2",
-                 stopwords: bool = True, threads: int = 1, verbose: bool = False, backend: str = "pisa"):
+    def __init__(self, dataset: "DatasetLike | None" = None, *,
+                 index: "PisaTextIndex | str | Path | None" = None, k1: NonNegative = 0.9, b: Fraction = 0.4,
+                 num_results: Count = 1000, stemmer: Literal[STEMMERS] = "porter2", stopwords: bool = True,
+                 threads: Count = 1, verbose: bool = False, backend: Literal["pisa", "lucene"] = "pisa",
+                 qtf: bool = False):
         if index is None and dataset is None:
             raise ValueError("BM25 needs a dataset (to index) or an index")
         self.dataset = load_dataset(dataset) if dataset is not None else None
-        analyzer = Analyzer(stemmer, stopwords)
-        if index is None:
-            index = PisaTextIndex.for_dataset(self.dataset, analyzer, threads)
-        elif not isinstance(index, PisaTextIndex):
-            index = PisaTextIndex(index, analyzer, threads)
-        self.index = index
         self.k1, self.b, self.num_results = float(k1), float(b), int(num_results)
-        self.threads, self.verbose = threads, verbose
-        self._retriever = None
-
-    @property
-    def params(self) -> dict:
-        return {"k1": self.k1, "b": self.b, "num_results": self.num_results,
-                "stemmer": self.index.analyzer.stemmer, "stopwords": self.index.analyzer.stopwords}
-
-    def __repr__(self) -> str:
-        where = repr(self.dataset.name) if self.dataset is not None else repr(str(self.index.path))
-        analyzer = self.index.analyzer
-        extra = (f", stemmer={analyzer.stemmer!r}" if analyzer.stemmer != "porter2" else "") + \
-                (", stopwords=False" if not analyzer.stopwords else "")
-        return f"BM25({where}, k1={self.k1}, b={self.b}, num_results={self.num_results}{extra})"
-
-    def to_config(self) -> dict:
-        """Constructor arguments as plain values (``tir.to_yaml``)."""
-        where = {"dataset": self.dataset.name} if self.dataset is not None else {"index": str(self.index.path)}
-        return {**where, "k1": self.k1, "b": self.b, "num_results": self.num_results,
-                "stemmer": self.index.analyzer.stemmer, "stopwords": self.index.analyzer.stopwords}
-
-    def fingerprint(self) -> dict:
-        """What this stage computes: its parameters and the identity of the indexed corpus and analyzer."""
-        corpus = self.dataset.fingerprint() if self.dataset is not None else (self.index.manifest or {}).get(
-            "corpus_fingerprint", str(self.index.path))
-        return {"k1": self.k1, "b": self.b, "num_results": self.num_results, "corpus": corpus,
-                "analyzer": self.index.analyzer.as_dict()}
+        self.stemmer, self.stopwords, self.threads, self.verbose, self.backend = stemmer, stopwords, threads, verbose, backend
+        self.qtf = bool(qtf)
+        analyzer = Analyzer(stemmer, stopwords)
+        self._index = index if index is None or isinstance(index, PisaTextIndex) else PisaTextIndex(index, analyzer, threads)
+        self.index = self._index or PisaTextIndex.for_dataset(self.dataset, analyzer, threads)
+        self._engines: dict[tuple[bool, int], object] = {}
 
     def prepare(self) -> "BM25":
-        """Build the index if needed and open it for retrieval (not part of query time)."""
-        if self._retriever is None:
-            if not self.index.built():
-                if self.dataset is None:
-                    raise FileNotFoundError(f"{self}: index {self.index.path} is not built and no dataset was given")
-                self.index.build(self.dataset)
-            with redirect_native_output(self.index.path / "retrieval.log"):
-                self._retriever = self.index.pisa().bm25(k1=self.k1, b=self.b, num_results=self.num_results,
-                                                         threads=self.threads, verbose=self.verbose)
+        """Build the index if needed and open it for retrieval (not part of query time); once open, nothing to do
+        (``transform`` calls this for every batch: reading the index manifest again would cost more than a query)."""
+        if (self.qtf, first_depth(self.num_results)) in self._engines:
+            return self
+        if not self.index.built():
+            if self.dataset is None:
+                raise FileNotFoundError(f"{self}: index {self.index.path} is not built and no dataset was given")
+            self.index.build(self.dataset)
+        self._engine(self.qtf, first_depth(self.num_results))
         return self
 
     def fuse_rank_cutoff(self, k: int) -> "BM25":
         """``self % k``: ask PISA for ``k`` results instead of cutting afterwards."""
-        return with_num_results(self, k, reset=["_retriever"])
+        return with_num_results(self, k)
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
         return retriever_outputs(self, input_columns)
@@ -93,12 +93,49 @@ class BM25(pt.Transformer):
         if not len(topics):
             return pd.DataFrame(columns=columns)
         self.prepare()
+        toks = self.index.analyzer.toks
+        if "query_toks" in topics.columns:
+            return top_k(self._weighted_results, topics, self.num_results)
+        if self.qtf:
+            results = top_k(self._weighted_results, topics.assign(query_toks=topics["query"].map(toks)), self.num_results)
+            return results.drop(columns=["query_toks"])
         if self.index.analyzer.pretokenised:
-            topics = topics.assign(query_toks=topics["query"].map(self.index.analyzer.toks))
-            results = self._retriever.transform(topics).drop(columns=["query_toks"])
-        else:
-            results = self._retriever.transform(topics)
-        for column, dtype in (("score", "float64"), ("rank", "int64")):
-            if results[column].dtype != dtype:
-                results[column] = results[column].astype(dtype)
+            def search(queries: pd.DataFrame, depth: int) -> pd.DataFrame:
+                return self._engine(False, depth).transform(queries.assign(query_toks=queries["query"].map(toks)))
+            return top_k(search, topics, self.num_results).drop(columns=["query_toks"])
+        return top_k(lambda queries, depth: self._engine(False, depth).transform(queries), topics, self.num_results)
+
+    def _engine(self, weighted: bool, depth: int):
+        """PISA's BM25 asked for ``depth`` results, opened once: on the text query, or (``weighted``) on
+        ``{term: weight}`` queries whose terms are already analysed (no stemming, no stopwords)."""
+        if (weighted, depth) not in self._engines:
+            index = self.index.pisa()
+            if weighted:
+                import warnings
+
+                import pyterrier_pisa
+                with warnings.catch_warnings():  # PISA warns that the index was built with a stemmer: the point
+                    warnings.simplefilter("ignore")
+                    index = pyterrier_pisa.PisaIndex(str(self.index.path), stemmer="none", stops="none",
+                                                     threads=self.threads)
+            with redirect_native_output(self.index.path / "retrieval.log"):
+                self._engines[(weighted, depth)] = index.bm25(
+                    k1=self.k1, b=self.b, num_results=depth, threads=self.threads, verbose=self.verbose,
+                    query_algorithm=QUERY_ALGORITHM, **({"query_weighted": True, "toks_scale": 1.0} if weighted else {}))
+        return self._engines[(weighted, depth)]
+
+    def _weighted_results(self, topics: pd.DataFrame, depth: int) -> pd.DataFrame:
+        """``depth`` results for weighted term queries: each query's weights scaled to repeat counts
+        (``_repeat_scale``), the scores scaled back."""
+        bad = [q for q, t in zip(topics["qid"], topics["query_toks"])
+               if not isinstance(t, dict) or not all(isinstance(w, numbers.Real) for w in t.values())]
+        if bad:
+            raise TypeError(f"{self}: query_toks must be {{term: number}} dicts; not for qid(s) {bad[:5]}")
+        scale = [_repeat_scale(t.values()) for t in topics["query_toks"]]
+        scaled = [{k: v * s + (0.5 if s != 1.0 else 0.0) for k, v in t.items() if v > 0}
+                  for t, s in zip(topics["query_toks"], scale)]
+        results = self._engine(True, depth).transform(topics.assign(query_toks=scaled))
+        row = pd.Index(topics["qid"]).get_indexer(results["qid"])
+        results["score"] = results["score"].to_numpy() / np.asarray(scale)[row]
+        results["query_toks"] = topics["query_toks"].to_numpy()[row]
         return results

@@ -1,17 +1,13 @@
 """A PISA index of quantised term impacts (learned-sparse documents), with a manifest that makes rebuilding a no-op."""
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..core import atomic_write_text
-from ..core.index_folder import MANIFEST, IndexFolder, index_path
-from .pisa_index import redirect_native_output
+from ..core.index_folder import IndexFolder, index_path, write_manifest
+from ..core.native import redirect_native_output
+from .pisa_build import build_toks_index
 
 SparseVector = dict[str, float]
 
@@ -48,45 +44,36 @@ class ImpactIndex(IndexFolder):
               force: bool = False) -> "ImpactIndex":
         """Index ``(docno, {term: weight})`` pairs quantised with ``scale``; a no-op when already built from
         what ``description`` (JSON values: encoder, pruning, corpus fingerprint...) describes."""
-        import pyterrier_pisa
         description = {**description, "scale": float(scale)}
-        if not force and self.matches(description):
-            return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
-        tmp.rmdir()  # PISA creates the folder itself
-        log = tmp.with_suffix(".log")
+        self.build_once(lambda: self.matches(description), lambda: self._build(vectors, scale, description), force)
+        return self
+
+    def _build(self, vectors: Iterable[tuple[str, SparseVector]], scale: float, description: dict) -> None:
+        import pyterrier_pisa
         stats = {"doc_count": 0, "postings": 0, "empty_docs": 0}
 
-        def quantised() -> Iterator[dict]:
+        def quantised() -> Iterator[tuple[str, dict[str, int]]]:
             for docno, vector in vectors:
                 toks = quantise(vector, scale)
                 stats["doc_count"] += 1
                 stats["postings"] += len(toks)
                 stats["empty_docs"] += not toks
-                yield {"docno": str(docno), "toks": toks}
+                yield docno, toks
 
         start = time.perf_counter()
-        try:
-            index = pyterrier_pisa.PisaIndex(str(tmp), stemmer="none", stops="none", threads=self.threads)
-            with redirect_native_output(log):
-                index.toks_indexer("toks", scale=1.0).index(quantised())
-            seconds = time.perf_counter() - start
-            os.replace(log, tmp / "build.log")
-            size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
-            atomic_write_text(tmp / MANIFEST, json.dumps({
+        with self.staging(create=False) as tmp:
+            log = tmp.parent / f"{tmp.name}.log"
+            try:
+                build_toks_index(tmp, quantised(), self.threads, log)
+                log.replace(tmp / "build.log")
+            finally:
+                log.unlink(missing_ok=True)
+            write_manifest(tmp, {
                 "type": "pisa-impact", **description, **stats,
                 "avg_terms_per_doc": round(stats["postings"] / max(stats["doc_count"], 1), 2),
-                "size_bytes": size, "build_seconds": round(seconds, 3),
+                "build_seconds": round(time.perf_counter() - start, 3),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pyterrier_pisa": pyterrier_pisa.__version__,
-            }, indent=2))
-            self._install(tmp)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-            if log.exists():
-                log.unlink()
-        return self
+            })
 
     def retriever(self, num_results: int, threads: int = 1, verbose: bool = False):
         """PISA's ``quantized`` scorer: the score is the dot product of integer query and document impacts."""

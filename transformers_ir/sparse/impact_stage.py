@@ -6,13 +6,13 @@ from typing import Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
-import pyterrier as pt
 
 from ..core import atomic_write_text
 from ..core.progress import show_progress
 from ..core.retriever import retriever_outputs, with_num_results, without_results
 from ..core.rescore import rescorer_outputs
-from ..data import Dataset, load_dataset
+from ..core.stage import Stage
+from ..data import DatasetLike, document_text, load_dataset
 from .impact_index import ImpactIndex, SparseVector, quantise
 
 MODES = ("retrieve", "rescore")
@@ -29,27 +29,22 @@ class SparseTextEncoder(Protocol):
     def encode_queries(self, texts: Sequence[str]) -> list[SparseVector]: ...
 
 
-def doc_text(doc) -> str:
-    """Title and text in one field, as BM25 indexes them."""
-    title, text = doc.get("title"), doc.get("text")
-    return " ".join(str(t) for t in (title, text) if isinstance(t, str) and t).strip()
-
-
 def sparse_dot(query: SparseVector, doc: SparseVector) -> float:
     return float(sum(w * doc[t] for t, w in query.items() if t in doc))
 
 
-class ImpactStageBase(pt.Transformer):
+class ImpactStageBase(Stage):
     """Learned-sparse stage over ``dataset``: ``mode="retrieve"`` asks a PISA impact index (built on first use;
     integer impacts ``round(weight * scale)``, score = their dot product); ``mode="rescore"`` scores input
-    candidates by the exact float dot product (needs ``text``, or ``dataset`` to look documents up)."""
+    candidates by the exact float dot product (needs ``text``, or ``dataset`` to look documents up).
+
+    Subclasses declare the parameters (``model`` and the encoder's) and store them; this base stores ``dataset``,
+    ``mode``, ``index`` (as ``_index``), ``num_results``, ``scale``, ``threads`` and ``verbose``."""
 
     kind = "impact"
 
-    def __init__(self, dataset: "str | Dataset | None", encoder: SparseTextEncoder, *, mode: str, index,
+    def __init__(self, dataset: "DatasetLike | None", encoder: SparseTextEncoder, *, mode: str, index,
                  num_results: int, scale: float, threads: int, verbose: bool, encode_batch: int = 256):
-        if mode not in MODES:
-            raise ValueError(f"{type(self).__name__}: mode must be one of {MODES}, not {mode!r}")
         if dataset is None and (index is None if mode == "retrieve" else encoder.query_encoder == "idf"):
             alternative = " or an index" if mode == "retrieve" else ""
             raise ValueError(f"{type(self).__name__}(mode={mode!r}, query_encoder={encoder.query_encoder!r}) needs "
@@ -57,6 +52,7 @@ class ImpactStageBase(pt.Transformer):
         self.dataset = load_dataset(dataset) if dataset is not None else None
         self.encoder, self.mode = encoder, mode
         self._index = index if isinstance(index, ImpactIndex) or index is None else ImpactIndex(index, threads)
+        self._derived_index: ImpactIndex | None = None
         self.num_results, self.scale = int(num_results), float(scale)
         self.threads, self.verbose, self.encode_batch = threads, verbose, encode_batch
         self._retriever = None
@@ -70,22 +66,17 @@ class ImpactStageBase(pt.Transformer):
 
     @property
     def index(self) -> ImpactIndex:
-        if self._index is None:
-            self._index = ImpactIndex.for_corpus(self.kind, self.dataset.name, self._description(), self.threads)
-        return self._index
+        """The index given, or the dataset's for this encoder, pruning and quantisation."""
+        if self._index is not None:
+            return self._index
+        if self._derived_index is None:
+            self._derived_index = ImpactIndex.for_corpus(self.kind, self.dataset.name, self._description(),
+                                                         self.threads)
+        return self._derived_index
 
-    def fingerprint(self) -> dict:
-        """Parameters, encoder identity (weights hash, pruning) and corpus identity (index or dataset)."""
-        fp = {**self._description(), "mode": self.mode, "num_results": self.num_results,
-              "query_encoder": self.encoder.query_encoder}
-        if fp["corpus_fingerprint"] is None and self.mode == "retrieve":
-            fp["corpus_fingerprint"] = (self.index.manifest or {}).get("corpus_fingerprint", str(self.index.path))
-        return fp
-
-    def _where(self) -> dict:
-        if self.dataset is not None:
-            return {"dataset": self.dataset.name}
-        return {"index": str(self.index.path)} if self._index is not None else {}
+    def identity(self) -> dict:
+        """The encoder by its weights (and pruning, max_length)."""
+        return {"model": self.encoder.identity()}
 
     # building -------------------------------------------------------------------------------------------------
     def _corpus_vectors(self) -> Iterator[tuple[str, SparseVector]]:
@@ -93,7 +84,7 @@ class ImpactStageBase(pt.Transformer):
         from tqdm.auto import tqdm
         with tqdm(desc=f"{self.kind}: encoding documents", unit="doc", disable=not show_progress(self.verbose)) as bar:
             for batch in chunked(self.dataset.corpus_iter(), self.encode_batch):
-                vectors = self.encoder.encode_documents([doc_text(d) for d in batch])
+                vectors = self.encoder.encode_documents([document_text(d) for d in batch])
                 yield from ((str(d["docno"]), v) for d, v in zip(batch, vectors))
                 bar.update(len(batch))
 
@@ -106,7 +97,7 @@ class ImpactStageBase(pt.Transformer):
             return
         if self.dataset is None:
             raise FileNotFoundError(f"{self}: inference-free queries need the corpus IDF ({path}) or a dataset")
-        idf = self.encoder.fit_idf(doc_text(d) for d in self.dataset.corpus_iter())
+        idf = self.encoder.fit_idf(document_text(d) for d in self.dataset.corpus_iter())
         if path is not None:
             atomic_write_text(path, json.dumps(idf))
 
@@ -162,10 +153,10 @@ class ImpactStageBase(pt.Transformer):
         out = inp.drop(columns=[c for c in ("score", "rank") if c in inp.columns]).reset_index(drop=True)
         docnos = out["docno"].astype(str)
         if "text" in out.columns:
-            texts = dict(zip(docnos, out.apply(doc_text, axis=1)))
+            texts = dict(zip(docnos, out.apply(document_text, axis=1)))
         else:
             found = self.dataset.docstore().lookup(sorted(set(docnos))).set_index("docno")
-            texts = {d: doc_text(row) for d, row in found.iterrows()}
+            texts = {d: document_text(row) for d, row in found.iterrows()}
         unique_docs = sorted(texts)
         doc_vectors = dict(zip(unique_docs, self.encoder.encode_documents([texts[d] for d in unique_docs])))
         queries = out.drop_duplicates("qid")

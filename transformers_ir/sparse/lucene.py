@@ -6,22 +6,18 @@ for, and one of Pyserini's modules reads ``OPENAI_API_KEY`` at import.
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
-import pyterrier as pt
 
-from ..core import TirError, atomic_write_text, cache_dir
-from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
-from ..data import Dataset, load_dataset
-from ..core.index_folder import MANIFEST, IndexFolder, index_path
-from .pisa_index import redirect_native_output
-
+from ..core import IndexBuildError, TirError, cache_dir
+from ..core.native import redirect_native_output
+from ..core.retriever import results_frame, retriever_outputs, top_k, with_num_results, without_results
+from ..core.index_folder import IndexFolder, index_path, write_manifest
+from ..core.stage import Count, Fraction, NonNegative, Stage
+from ..data import Dataset, DatasetLike, document_text, load_dataset
 
 
 class LuceneNotAvailableError(TirError, ImportError):
@@ -46,81 +42,64 @@ def start_jvm() -> None:
         import jnius  # noqa: F401  (starts the JVM; pyserini.pyclass then finds it running and keeps it)
 
 
-def _contents(doc: dict) -> str:
-    """Title and text in one field (BEIR / Anserini "flat")."""
-    return f"{doc.get('title') or ''} {doc.get('text') or ''}".strip()
-
-
 class LuceneIndex(IndexFolder):
     """An Anserini (Lucene) index of a dataset's title+text (Porter stemmer, English stopwords: Anserini's
-    defaults), with ``manifest.json`` that makes rebuilding a no-op."""
+    defaults), with ``manifest.json`` that makes rebuilding a no-op; ``docvectors`` stores the document vectors
+    RM3 needs."""
 
-    def __init__(self, path: str | Path, threads: int = 1):
-        self.path, self.threads = Path(path), threads
+    def __init__(self, path: str | Path, threads: int = 1, docvectors: bool = False):
+        self.path, self.threads, self.docvectors = Path(path), threads, docvectors
 
     @classmethod
-    def for_dataset(cls, dataset: "str | Dataset", threads: int = 1) -> "LuceneIndex":
+    def for_dataset(cls, dataset: "str | Dataset", threads: int = 1, docvectors: bool = False) -> "LuceneIndex":
         dataset = load_dataset(dataset)
-        return cls(index_path("lucene", dataset.name, {"corpus": dataset.fingerprint(), "backend": "lucene"}), threads)
-
-    @staticmethod
-    def _index(indexer, dataset: Dataset) -> int:
-        from more_itertools import chunked
-        count = 0
-        for batch in chunked(dataset.corpus_iter(), 1000):
-            indexer.add_batch_dict([{"id": str(d["docno"]), "contents": _contents(d)} for d in batch])
-            count += len(batch)
-        indexer.close()
-        return count
+        key = {"corpus": dataset.fingerprint(), "backend": "lucene", **({"docvectors": True} if docvectors else {})}
+        return cls(index_path("lucene", dataset.name, key), threads, docvectors)
 
     def build(self, dataset: "str | Dataset", force: bool = False) -> "LuceneIndex":
         dataset = load_dataset(dataset)
-        if not force and (self.manifest or {}).get("corpus_fingerprint") == dataset.fingerprint():
-            return self
-        start_jvm()
-        from pyserini.index.lucene import LuceneIndexer
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
-        start = time.perf_counter()
-        try:
-            with redirect_native_output(tmp / "build.log"):
-                count = self._index(LuceneIndexer(str(tmp), threads=self.threads), dataset)
-            size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
-            atomic_write_text(tmp / MANIFEST, json.dumps({
-                "type": "lucene", "source": dataset.name, "corpus_fingerprint": dataset.fingerprint(),
-                "fields": ["title", "text"], "doc_count": count, "size_bytes": size,
-                "build_seconds": round(time.perf_counter() - start, 3),
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
-            self._install(tmp)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+        self.build_once(lambda: (self.manifest or {}).get("corpus_fingerprint") == dataset.fingerprint(),
+                        lambda: self._build(dataset), force)
         return self
 
+    def _build(self, dataset: Dataset) -> None:
+        from more_itertools import chunked
+        start_jvm()
+        from pyserini.index.lucene import LuceneIndexer, LuceneIndexReader
+        start, count = time.perf_counter(), 0
+        with self.staging() as tmp:
+            with redirect_native_output(tmp / "build.log"):
+                indexer = (LuceneIndexer(args=["-index", str(tmp), "-storeDocvectors"], threads=self.threads)
+                           if self.docvectors else LuceneIndexer(str(tmp), threads=self.threads))
+                for batch in chunked(dataset.corpus_iter(), 1000):
+                    indexer.add_batch_dict([{"id": d["docno"], "contents": document_text(d)} for d in batch])
+                    count += len(batch)
+                indexer.close()
+                indexed = LuceneIndexReader(str(tmp)).stats()["documents"]
+            if indexed != count:
+                raise IndexBuildError(f"Lucene indexed {indexed} documents of the {count} read; not installed")
+            write_manifest(tmp, {
+                "type": "lucene", "source": dataset.name, "corpus_fingerprint": dataset.fingerprint(),
+                "fields": ["title", "text"], "docvectors": self.docvectors, "doc_count": count,
+                "build_seconds": round(time.perf_counter() - start, 3),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
-class LuceneBM25(pt.Transformer):
+
+class LuceneBM25(Stage):
     """BM25 over an Anserini/Lucene index of ``dataset`` (built on first use): ``LuceneBM25("scifact") % 100``.
 
-    A query with no indexable terms gets no results.
+    A query with no indexable terms gets no results. ``rm3=True`` adds Pyserini's RM3 feedback
+    (``set_rm3(fb_terms, fb_docs, fb_lambda)``; the index then stores document vectors).
     """
 
-    def __init__(self, dataset: "str | Dataset", *, k1: float = 0.9, b: float = 0.4, num_results: int = 1000,
-                 threads: int = 1):
+    def __init__(self, dataset: "DatasetLike", *, k1: NonNegative = 0.9, b: Fraction = 0.4,
+                 num_results: Count = 1000, threads: Count = 1, rm3: bool = False, fb_docs: Count = 10,
+                 fb_terms: Count = 10, fb_lambda: Fraction = 0.5):
         self.dataset = load_dataset(dataset)
-        self.index = LuceneIndex.for_dataset(self.dataset, threads)
+        self.index = LuceneIndex.for_dataset(self.dataset, threads, docvectors=rm3)
         self.k1, self.b, self.num_results, self.threads = float(k1), float(b), int(num_results), threads
+        self.rm3, self.fb_docs, self.fb_terms, self.fb_lambda = bool(rm3), int(fb_docs), int(fb_terms), float(fb_lambda)
         self._searcher = None
-
-    def __repr__(self) -> str:
-        return f"LuceneBM25({self.dataset.name!r}, k1={self.k1}, b={self.b}, num_results={self.num_results})"
-
-    def to_config(self) -> dict:
-        return {"dataset": self.dataset.name, "k1": self.k1, "b": self.b,
-                "num_results": self.num_results}
-
-    def fingerprint(self) -> dict:
-        return {"backend": "lucene", "k1": self.k1, "b": self.b, "num_results": self.num_results,
-                "corpus": self.dataset.fingerprint()}
 
     def prepare(self) -> "LuceneBM25":
         """Build the index if needed and open a searcher (not part of query time)."""
@@ -131,6 +110,8 @@ class LuceneBM25(pt.Transformer):
             with redirect_native_output(self.index.path / "retrieval.log"):
                 self._searcher = LuceneSearcher(str(self.index.path))
                 self._searcher.set_bm25(self.k1, self.b)
+                if self.rm3:
+                    self._searcher.set_rm3(self.fb_terms, self.fb_docs, self.fb_lambda)
         return self
 
     def fuse_rank_cutoff(self, k: int) -> "LuceneBM25":
@@ -146,10 +127,13 @@ class LuceneBM25(pt.Transformer):
         if not len(topics):
             return pd.DataFrame(columns=columns)
         self.prepare()
-        qids = [str(q) for q in topics["qid"]]
-        found = self._searcher.batch_search(topics["query"].astype(str).tolist(), qids, k=self.num_results,
-                                            threads=self.threads)
-        hits = [(i, hit.docid, hit.score, rank) for i, qid in enumerate(qids)
-                for rank, hit in enumerate(found.get(qid, []))]
-        rows, docnos, scores, ranks = zip(*hits) if hits else ((), (), (), ())
-        return results_frame(topics, rows, docnos, scores, ranks, columns)
+
+        def search(queries: pd.DataFrame, depth: int) -> pd.DataFrame:
+            qids = queries["qid"].tolist()
+            found = self._searcher.batch_search(queries["query"].astype(str).tolist(), qids, k=depth,
+                                                threads=self.threads)
+            hits = [(i, hit.docid, hit.score, rank) for i, qid in enumerate(qids)
+                    for rank, hit in enumerate(found.get(qid, []))]
+            rows, docnos, scores, ranks = zip(*hits) if hits else ((), (), (), ())
+            return results_frame(queries, rows, docnos, scores, ranks, columns)
+        return top_k(search, topics, self.num_results)[columns]

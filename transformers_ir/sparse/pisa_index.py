@@ -1,65 +1,40 @@
-"""A PISA inverted index of a corpus, with a manifest that makes rebuilding a no-op."""
+"""A PISA inverted index of a corpus's title + text, built once per corpus and analyzer (see :class:`IndexFolder`)."""
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from ..core import atomic_write_text
-from ..core.index_folder import MANIFEST, IndexFolder, index_path
+from ..core.index_folder import IndexFolder, index_path, write_manifest
 from ..core.progress import show_progress
-from ..data import Dataset, load_dataset
+from ..data import Dataset, checked_documents, document_text, load_dataset
 from .analyzer import Analyzer
-
-
-
-@contextlib.contextmanager
-def redirect_native_output(log_path: Path) -> Iterator[None]:
-    """Send what PISA's C++ code prints (progress, info lines) to ``log_path`` instead of the terminal."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    saved = [os.dup(1), os.dup(2)]
-    with open(log_path, "ab") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
+from .pisa_build import build_text_index, build_toks_index
 
 
 def _progress_stream() -> IO[str]:
-    """A stream to the terminal that stays there while :func:`redirect_native_output` holds fds 1 and 2."""
+    """A stream to the terminal that stays there while PISA's native output is redirected (fds 1 and 2)."""
     try:
         return os.fdopen(os.dup(sys.stderr.fileno()), "w")
     except (AttributeError, OSError, ValueError):  # no file descriptor (a notebook, a captured stream)
         return sys.stderr
 
 
-def _flat_text(doc: dict) -> str:
-    """Title and text in one field (BEIR / Anserini "flat")."""
-    return f"{doc.get('title') or ''} {doc.get('text') or ''}".strip()
-
-
 class _SpooledCorpus:
-    """Documents from an arbitrary iterable, written once to a temporary JSONL file while being hashed."""
+    """Documents from an arbitrary iterable, checked and written once to a temporary JSONL file while hashed."""
 
     def __init__(self, docs: Iterable[dict]):
-        import hashlib
         self._dir = tempfile.TemporaryDirectory(prefix="tir-corpus-")
         self.path = Path(self._dir.name) / "corpus.jsonl"
         h = hashlib.sha256()
         with open(self.path, "w", encoding="utf-8") as f:
-            for doc in docs:
-                line = json.dumps({"docno": str(doc["docno"]), "title": doc.get("title"), "text": doc.get("text")})
+            for doc in checked_documents(docs, "the documents given to PisaTextIndex.build"):
+                line = json.dumps({"docno": doc["docno"], "title": doc.get("title"), "text": doc.get("text")})
                 h.update(line.encode())
                 f.write(line + "\n")
         self.fingerprint = h.hexdigest()
@@ -88,65 +63,50 @@ class PisaTextIndex(IndexFolder):
     def __repr__(self) -> str:
         return f"PisaTextIndex({str(self.path)!r}, stemmer={self.analyzer.stemmer!r}, stopwords={self.analyzer.stopwords})"
 
+    def _current(self, fingerprint: str) -> bool:
+        manifest = self.manifest
+        return bool(manifest and manifest["corpus_fingerprint"] == fingerprint
+                    and manifest["analyzer"] == self.analyzer.as_dict())
+
     def build(self, docs: "Dataset | str | Iterable[dict]", force: bool = False) -> "PisaTextIndex":
-        """Index ``docs`` (a dataset or dicts with ``docno``, ``text``[, ``title``]); a no-op when already built from the same corpus."""
+        """Index ``docs`` (a dataset or dicts with ``docno``, ``text``[, ``title``]); a no-op when already built from
+        the same corpus. Every document is checked; nothing is installed unless all of them were indexed."""
         if isinstance(docs, (str, Dataset)):
             dataset = load_dataset(docs)
             fingerprint, corpus, source = dataset.fingerprint(), dataset.corpus_iter, dataset.name
         else:
             spool = _SpooledCorpus(docs)
             fingerprint, corpus, source = spool.fingerprint, spool.__iter__, "iterable"
-        manifest = self.manifest
-        if (not force and manifest and manifest["corpus_fingerprint"] == fingerprint
-                and manifest["analyzer"] == self.analyzer.as_dict()):
-            return self
-        self._build(corpus(), fingerprint, source)
+        self.build_once(lambda: self._current(fingerprint), lambda: self._build(corpus(), fingerprint, source), force)
         return self
 
     def _build(self, docs: Iterable[dict], fingerprint: str, source: str) -> None:
         import pyterrier_pisa
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
-        tmp.rmdir()  # PISA creates the folder itself
-        log = tmp.with_suffix(".log")
+        from tqdm import tqdm  # (tqdm.auto warns in a notebook without ipywidgets)
         start = time.perf_counter()
-        count = 0
-
-        bar = _progress_stream() if show_progress() else None  # PISA's own output goes to the log, not the bar
-
-        def counted(field: str, value) -> Iterator[dict]:
-            nonlocal count
-            from tqdm.auto import tqdm
-            for doc in tqdm(docs, desc=f"PISA: indexing {source}", unit="doc", disable=bar is None, file=bar):
-                count += 1
-                yield {"docno": doc["docno"], field: value(doc)}
-
-        try:
-            index = pyterrier_pisa.PisaIndex(str(tmp), stemmer=self.analyzer.pisa_stemmer, stops=self.analyzer.pisa_stops,
-                                             threads=self.threads)
-            with redirect_native_output(log):
+        stream = _progress_stream() if show_progress() else None
+        docs = tqdm(docs, desc=f"PISA: indexing {source}", unit="doc", disable=stream is None, file=stream)
+        with self.staging(create=False) as tmp:
+            log = tmp.parent / f"{tmp.name}.log"
+            try:
                 if self.analyzer.pretokenised:
-                    index.toks_indexer("toks", scale=1.0).index(counted("toks", lambda d: self.analyzer.toks(_flat_text(d))))
+                    count = build_toks_index(tmp, ((d["docno"], self.analyzer.toks(document_text(d))) for d in docs),
+                                             self.threads, log)
                 else:
-                    index.indexer("text").index(counted("text", _flat_text))
-            seconds = time.perf_counter() - start
-            os.replace(log, tmp / "build.log")
-            size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
-            atomic_write_text(tmp / MANIFEST, json.dumps({
+                    count = build_text_index(tmp, ((d["docno"], document_text(d)) for d in docs),
+                                             self.analyzer.pisa_stemmer, self.analyzer.pisa_stops, self.threads, log)
+                log.replace(tmp / "build.log")
+            finally:
+                log.unlink(missing_ok=True)
+                docs.close()
+                if stream is not None and stream is not sys.stderr:
+                    stream.close()
+            write_manifest(tmp, {
                 "type": "pisa-text", "source": source, "corpus_fingerprint": fingerprint,
                 "analyzer": self.analyzer.as_dict(), "fields": ["title", "text"], "doc_count": count,
-                "size_bytes": size, "build_seconds": round(seconds, 3),
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "pyterrier_pisa": pyterrier_pisa.__version__,
-            }, indent=2))
-            self._install(tmp)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-            if log.exists():
-                log.unlink()
-            if bar is not None and bar is not sys.stderr:
-                bar.close()
+                "build_seconds": round(time.perf_counter() - start, 3),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pyterrier_pisa": pyterrier_pisa.__version__,
+            })
 
     def pisa(self):
         """The underlying ``pyterrier_pisa.PisaIndex``."""

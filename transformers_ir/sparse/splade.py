@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from ..data import Dataset
+from ..core.stage import Count, ParameterError, Positive, training_output_dir
+from ..data import DatasetLike, load_dataset
 from .impact_index import ImpactIndex
-from .impact_stage import ImpactStageBase
+from .impact_stage import MODES, ImpactStageBase
 from .splade_encoder import SpladeEncoder
 
 
@@ -21,38 +23,32 @@ class SPLADE(ImpactStageBase):
 
     kind = "splade"
 
-    def __init__(self, dataset: "str | Dataset | None" = None, model: str | Path = "", *, mode: str = "retrieve",
-                 index: "ImpactIndex | str | Path | None" = None, num_results: int = 1000,
-                 doc_top_k: int | None = None, scale: float = 100.0, query_encoder: str = "model",
-                 batch_size: int = 32, max_length: int | None = 256, device: str | None = None, threads: int = 1,
-                 verbose: bool = False):
+    def __init__(self, dataset: "DatasetLike | None" = None, model: str | Path = "", *,
+                 mode: Literal[MODES] = "retrieve", index: "ImpactIndex | str | Path | None" = None,
+                 num_results: Count = 1000, doc_top_k: Count | None = None, scale: Positive = 100.0,
+                 query_encoder: Literal["model", "idf"] = "model", batch_size: Count = 32,
+                 max_length: Count | None = 256, device: str | None = None, threads: Count = 1, verbose: bool = False):
         if not str(model):
-            raise ValueError("SPLADE needs a model (a SPLADE / masked-LM checkpoint name or folder)")
+            raise ParameterError("SPLADE", "model", "is required (a SPLADE / masked-LM checkpoint name or folder)")
+        self.model, self.doc_top_k, self.query_encoder = model, doc_top_k, query_encoder
+        self.batch_size, self.max_length, self.device = batch_size, max_length, device
         encoder = SpladeEncoder(model, batch_size=batch_size, max_length=max_length, doc_top_k=doc_top_k,
                                 query_encoder=query_encoder, device=device, show_progress=False)
         super().__init__(dataset, encoder, mode=mode, index=index, num_results=num_results, scale=scale,
                          threads=threads, verbose=verbose)
 
-    def __repr__(self) -> str:
-        where = next(iter(self._where().values()), None)
-        enc = self.encoder
-        return (f"SPLADE({where!r}, {enc.model_name!r}, mode={self.mode!r}, num_results={self.num_results}, "
-                f"doc_top_k={enc.doc_top_k}, scale={self.scale}, query_encoder={enc.query_encoder!r})")
-
-    def to_config(self) -> dict:
-        """Constructor arguments as plain values (``tir.to_yaml``)."""
-        enc = self.encoder
-        return {**self._where(), "model": enc.model_name, "mode": self.mode, "num_results": self.num_results,
-                "doc_top_k": enc.doc_top_k, "scale": self.scale, "query_encoder": enc.query_encoder,
-                "batch_size": enc.batch_size, "max_length": enc.max_length}
-
-    def fit(self, train_topics, train_qrels, negatives, output_dir: str | Path, **kwargs) -> "SPLADE":
-        """Train this stage's model (see :func:`transformers_ir.sparse.training.train_splade`) and return a stage
-        that uses the trained checkpoint in ``output_dir``."""
-        from .training import train_splade
-        train_splade(self.encoder, train_topics, train_qrels, negatives, self.dataset, Path(output_dir), **kwargs)
-        config = {**self.to_config(), "model": str(output_dir)}
-        config.pop("dataset", None)
-        config.pop("index", None)
-        return SPLADE(self.dataset, **{**config, "device": self.encoder.device, "threads": self.threads,
-                                       "verbose": self.verbose})
+    def fit(self, train_topics, train_qrels, *, negatives=None, dataset: "DatasetLike | None" = None,
+            output_dir: str | Path | None = None, **training) -> "SPLADE":
+        """Train this stage's model (see :func:`transformers_ir.sparse.training.train_splade` for ``training``) with
+        hard negatives from ``negatives`` and texts from ``dataset`` (default: the stage's); return a SPLADE on the
+        checkpoint saved in ``output_dir`` (see :class:`~transformers_ir.core.stage.Trainable`)."""
+        dataset = load_dataset(dataset) if dataset is not None else self.dataset
+        if negatives is None or dataset is None:
+            raise ValueError("SPLADE.fit needs negatives= (a pipeline ranking the train topics, e.g. "
+                             "BM25(dataset) % 50) and a dataset (where the documents' text is)")
+        folder, done = training_output_dir(self, output_dir, train_topics, train_qrels, negatives,
+                                           {**training, "corpus": dataset.fingerprint()})
+        if not done:
+            from .training import train_splade
+            train_splade(self.encoder, train_topics, train_qrels, negatives, dataset, folder, **training)
+        return self.replace(model=str(folder))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import random
 import tempfile
 import time
 from pathlib import Path
@@ -12,9 +11,9 @@ import pyterrier as pt
 import torch
 
 from ..core import atomic_write_text, require_columns
-from ..data import Dataset
+from ..data import Dataset, document_text
+from ..data.training import mine_pairs, mine_triples
 from ..encoders import seed_everything
-from .impact_stage import doc_text
 from .splade_encoder import SpladeEncoder, load_splade
 
 
@@ -23,21 +22,6 @@ class L1Regularizer(torch.nn.Module):
 
     def compute_loss_from_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:
         return embeddings.abs().sum(dim=1).mean()
-
-
-def training_triples(topics: pd.DataFrame, qrels: pd.DataFrame, run: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """``query, positive_docno, negative_docno``: per judged-relevant document, one document drawn from the
-    topic's ``run`` results that is not judged relevant (topics without such a document are skipped)."""
-    rng = random.Random(seed)
-    relevant = qrels[qrels["label"] > 0].astype({"qid": str, "docno": str}).groupby("qid")["docno"].apply(set)
-    ranked = run.astype({"qid": str, "docno": str}).sort_values(["qid", "rank"]).groupby("qid")["docno"].apply(list)
-    queries = dict(zip(topics["qid"].astype(str), topics["query"]))
-    rows = []
-    for qid, positives in relevant.items():
-        negatives = [d for d in ranked.get(qid, []) if d not in positives]
-        if qid in queries and negatives:
-            rows += [(queries[qid], pos, rng.choice(negatives)) for pos in sorted(positives)]
-    return pd.DataFrame(rows, columns=["query", "positive_docno", "negative_docno"])
 
 
 def train_splade(encoder: SpladeEncoder, topics: pd.DataFrame, qrels: pd.DataFrame, negatives: pt.Transformer,
@@ -62,14 +46,14 @@ def train_splade(encoder: SpladeEncoder, topics: pd.DataFrame, qrels: pd.DataFra
     seed_everything(seed)
     if max_topics is not None:
         topics = topics.sample(n=min(max_topics, len(topics)), random_state=seed)
-    triples = training_triples(topics, qrels, negatives.transform(topics), seed)
+    triples = mine_triples(mine_pairs(topics, qrels, negatives.transform(topics), None), 1, seed)
     if not len(triples):
         raise ValueError("SPLADE.fit: no training triples (no topic has both a relevant and a mined non-relevant doc)")
-    found = dataset.docstore().lookup(sorted(set(triples["positive_docno"]) | set(triples["negative_docno"])))
-    texts = {r["docno"]: doc_text(r) for r in found.to_dict("records")}
+    found = dataset.docstore().lookup(sorted(set(triples["positive"]) | set(triples["negative"])))
+    texts = {r["docno"]: document_text(r) for r in found.to_dict("records")}
     train = datasets.Dataset.from_dict({"query": triples["query"].tolist(),
-                                        "positive": triples["positive_docno"].map(texts).tolist(),
-                                        "negative": triples["negative_docno"].map(texts).tolist()})
+                                        "positive": triples["positive"].map(texts).tolist(),
+                                        "negative": triples["negative"].map(texts).tolist()})
     model = load_splade(encoder.model_name, encoder.device, encoder.max_length)
     loss = SpladeLoss(model, loss=SparseMultipleNegativesRankingLoss(model),
                       document_regularizer_weight=document_regularizer_weight,

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
-from ..data import Dataset
+from ..core.stage import Count, ParameterError, Positive
+from ..data import DatasetLike
 from ..encoders import choose_device, model_identity, resolve_model
 from .impact_index import ImpactIndex, SparseVector
-from .impact_stage import ImpactStageBase
+from .impact_stage import MODES, ImpactStageBase
 
 HEAD_FILE = "unicoil_head.safetensors"
 
@@ -87,21 +88,13 @@ class UniCOIL(ImpactStageBase):
 
     kind = "unicoil"
 
-    def __init__(self, dataset: "str | Dataset | None" = None, model: str | Path = "", *, mode: str = "retrieve",
-                 index: "ImpactIndex | str | Path | None" = None, num_results: int = 1000, scale: float = 100.0,
-                 batch_size: int = 32, max_length: int | None = 256, device: str | None = None, threads: int = 1,
-                 verbose: bool = False):
+    def __init__(self, dataset: "DatasetLike | None" = None, model: str | Path = "", *,
+                 mode: Literal[MODES] = "retrieve", index: "ImpactIndex | str | Path | None" = None,
+                 num_results: Count = 1000, scale: Positive = 100.0, batch_size: Count = 32,
+                 max_length: Count | None = 256, device: str | None = None, threads: Count = 1, verbose: bool = False):
         if not str(model):
-            raise ValueError("UniCOIL needs a model (a transformer checkpoint name or folder)")
+            raise ParameterError("UniCOIL", "model", "is required (a transformer checkpoint name or folder)")
+        self.model, self.batch_size, self.max_length, self.device = model, batch_size, max_length, device
         encoder = UniCoilEncoder(model, batch_size=batch_size, max_length=max_length, device=device)
         super().__init__(dataset, encoder, mode=mode, index=index, num_results=num_results, scale=scale,
                          threads=threads, verbose=verbose)
-
-    def __repr__(self) -> str:
-        where = next(iter(self._where().values()), None)
-        return f"UniCOIL({where!r}, {self.encoder.model_name!r}, mode={self.mode!r}, num_results={self.num_results})"
-
-    def to_config(self) -> dict:
-        enc = self.encoder
-        return {**self._where(), "model": enc.model_name, "mode": self.mode, "num_results": self.num_results,
-                "scale": self.scale, "batch_size": enc.batch_size, "max_length": enc.max_length}
