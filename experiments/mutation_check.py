@@ -95,8 +95,10 @@ def run(mutant: Mutant, work: Path, env: dict[str, str]) -> tuple[str, str, floa
         return "STALE", f"patch text found {text.count(mutant.old)} times in {mutant.file}", 0.0
     target.write_text(text.replace(mutant.old, mutant.new))
     start = time.perf_counter()
+    order = FIRST + sorted(str(p.relative_to(copy)) for p in (copy / "tests").glob("test_*.py")
+                           if str(p.relative_to(copy)) not in FIRST)
     proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "not slow", "-x", "-q", "-p", "no:cacheprovider",
-                           *FIRST, "tests"], cwd=copy, capture_output=True, text=True,
+                           *order], cwd=copy, capture_output=True, text=True,
                           env={**env, "PYTHONPATH": str(copy), "TIR_CACHE_DIR": str(work / f"{mutant.id}-cache"),
                                "TIR_TEST_CACHE_DIR": str(work / f"{mutant.id}-cache")})
     seconds = time.perf_counter() - start

@@ -107,6 +107,24 @@ def test_text_loader_attaches_text_and_title():
 
 
 @needs_data("msmarco-dl19-subset")
+def test_run_file_stage_gives_the_runs_results_for_its_topics():
+    ds = tir.load_dataset("msmarco-dl19-subset")
+    stage = tir.RunFile(ds, "run.bm25.top100.txt")  # found in the dataset's folder
+    topics = pd.concat([ds.topics().head(2), pd.DataFrame({"qid": ["not-in-run"], "query": ["x"]})])
+    results = stage.transform(topics)
+    assert list(results.columns) == ["qid", "query", "docno", "score", "rank"]
+    run = read_run(ds.path / "run.bm25.top100.txt")
+    expected = run[run["qid"].isin(topics["qid"])]
+    assert len(results) == len(expected) == 200 and set(results["qid"]) == set(topics["qid"].head(2))
+    merged = results.merge(expected, on=["qid", "docno"], suffixes=("", "_run"))
+    assert len(merged) == 200 and (merged["score"] == merged["score_run"]).all()
+    assert (merged["rank"] == merged["rank_run"]).all()
+    assert stage.fingerprint() != tir.RunFile(ds, "run.contriever.top100.txt").fingerprint()
+    with pytest.raises(FileNotFoundError, match="no run file"):
+        tir.RunFile(ds, "run.missing.txt")
+
+
+@needs_data("msmarco-dl19-subset")
 @pytest.mark.parametrize("run, expected", [
     ("bm25", {"nDCG@10": "0.5058", "R(rel=2)@100": "0.4910", "AP": "0.2993"}),  # Anserini: 0.5058 / 0.4910
     ("contriever", {"nDCG@10": "0.6202", "R(rel=2)@100": "0.5986", "AP": "0.3800"}),

@@ -48,9 +48,10 @@ def test_unknown_hub_name_offline_says_how_to_provide_it(monkeypatch):
     assert "not available locally" in message and "HF_HUB_OFFLINE" in message and "path" in message
 
 
-def test_choose_device_uses_cpu_with_one_thread_per_core():
+def test_choose_device_uses_cpu_with_one_thread_per_core(monkeypatch):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
+    monkeypatch.delenv("TIR_TORCH_THREADS", raising=False)
     torch.set_num_threads(1)
     assert choose_device() == "cpu"
     assert torch.get_num_threads() == cpu_cores()

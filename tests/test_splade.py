@@ -9,12 +9,12 @@ import pytest
 
 import transformers_ir as tir
 from transformers_ir.core import MissingColumnError
-from transformers_ir.encoders import bundled_minilm
+from transformers_ir.encoders import SPLADE_TINY_NAME, bundled_minilm
 from transformers_ir.sparse.impact_index import ImpactIndex, quantise
 from transformers_ir.data import document_text
 from transformers_ir.sparse.impact_stage import sparse_dot
 from transformers_ir.sparse.splade import SPLADE
-from transformers_ir.sparse.splade_encoder import MissingMLMHeadError, init_splade_from_mlm, load_splade
+from transformers_ir.sparse.splade_encoder import MissingMLMHeadError, SpladeEncoder, init_splade_from_mlm, load_splade
 from transformers_ir.sparse.unicoil import UniCOIL
 
 from .conftest import needs_data
@@ -156,7 +156,8 @@ def test_stage_contract(splade):
 def test_unicoil_uses_the_same_impact_index(scifact_slice, tiny_splade):
     unicoil = UniCOIL(scifact_slice, tiny_splade, max_length=64).prepare()
     vectors = unicoil.encoder.encode_documents(["white matter of the brain"])
-    assert set(vectors[0]) <= {"white", "matter", "of", "the", "brain"}  # no expansion
+    assert set(vectors[0]) <= {"white", "matter", "of", "the", "brain", "[SEP]"}  # no expansion; [SEP] kept as Pyserini
+    assert "[CLS]" not in vectors[0]
     res = (unicoil % 10).transform(tir.load_dataset(scifact_slice).topics("test"))
     assert res.groupby("qid").size().max() == 10 and unicoil.index.manifest["kind"] == "unicoil"
 
@@ -185,3 +186,105 @@ def test_fit_from_minilm_then_retrieve(tmp_path, scifact_slice):
           f"{splade.index.manifest['size_bytes']:,}; training {log['seconds']} s")
     assert 0 < result.results["nDCG@10"].iloc[0] <= 1
     assert 1 <= stats["avg_doc_terms"] < 30522 and 1 <= stats["avg_query_terms"] < 30522 and stats["flops"] > 0
+
+
+# --- splade-tiny, the real SPLADE bundled offline -------------------------------------------------------------------
+
+def dense_rows(pooled, dimension):
+    """(term ids, weights) per text as a dense float32 matrix."""
+    import torch
+    out = torch.zeros(len(pooled), dimension)
+    for row, (ids, weights) in enumerate(pooled):
+        out[row, torch.as_tensor(ids, dtype=torch.long)] = torch.as_tensor(weights)
+    return out
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_splade_tiny_vectors_equal_sentence_transformers(scifact_slice, bf16):
+    """Our pooling (padding skipped, fused chunked projection; bf16 candidates re-checked in float32) gives the
+    vectors of SparseEncoder.encode_document / encode_query on the same checkpoint."""
+    docs = [document_text(d) for d in tir.load_dataset(scifact_slice).corpus_iter()][:40] + ["", "a", "COVID-19 and ACE2"]
+    queries = tir.load_dataset(scifact_slice).topics("test")["query"].tolist()[:10] + [""]
+    encoder = SpladeEncoder(SPLADE_TINY_NAME, max_length=256, batch_size=16, bf16=bf16)
+    assert encoder.pooling is not None  # splade-tiny is a BERT masked LM: the fast path is the one tested
+    model, vocab, special = encoder.model, *encoder._vocab
+    for texts, document, reference in ((docs, True, model.encode_document), (queries, False, model.encode_query)):
+        ours = dense_rows(encoder._pooled(texts, document), len(vocab))
+        theirs = reference(texts, batch_size=16, convert_to_tensor=True).to_dense()
+        assert (ours - theirs).abs().max().item() <= 1e-5
+        assert torch_equal((ours > 0), (theirs > 0))
+        vectors = encoder.encode_documents(texts) if document else encoder.encode_queries(texts)
+        for row, vector in zip(theirs, vectors):
+            nonzero = [i for i in row.nonzero().squeeze(1).tolist() if i not in set(special.tolist())]
+            assert set(vector) == {vocab[i] for i in nonzero}
+    assert sum(map(len, encoder.encode_documents(docs[:3]))) > 100  # a real model: documents have many terms
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+    return bool(torch.equal(a, b))
+
+
+@pytest.fixture(scope="module")
+def splade_tiny(scifact_slice):
+    """splade-tiny over the 500-document slice (index built once)."""
+    return SPLADE(scifact_slice, SPLADE_TINY_NAME, max_length=128, bf16=True).prepare()
+
+
+@pytest.mark.slow
+def test_splade_tiny_quantisation_keeps_every_top10(splade_tiny):
+    """PISA's top-10 on the quantised index (impacts round(100 w)) against exact float scoring of every document:
+    every document the float scores put clearly in (out of) the top-10 is in (out of) PISA's; only documents within
+    the measured quantisation error of the 10th score may swap."""
+    docs = list(splade_tiny.dataset.corpus_iter())
+    floats = splade_tiny.encoder.encode_documents([document_text(d) for d in docs])
+    quantised = [quantise(v, splade_tiny.scale) for v in floats]
+    topics = splade_tiny.dataset.topics("test")
+    results = (splade_tiny % 10).transform(topics)
+    queries = splade_tiny.encoder.encode_queries(topics["query"].tolist())
+    identical = 0
+    for qid, query in zip(topics["qid"], queries):
+        exact = np.array([sparse_dot(query, d) for d in floats])
+        scaled = np.array([sparse_dot(quantise(query, splade_tiny.scale), d) for d in quantised]) / splade_tiny.scale ** 2
+        error = np.abs(scaled - exact).max()
+        tenth = np.sort(exact)[-10]
+        got = set(results.loc[results["qid"] == qid, "docno"])
+        assert {d["docno"] for d, s in zip(docs, exact) if s > tenth + 2 * error} <= got, qid
+        assert all(s >= tenth - 2 * error for d, s in zip(docs, exact) if d["docno"] in got), qid
+        identical += got == {docs[i]["docno"] for i in np.argsort(-exact, kind="stable")[:10]}
+    print(f"\nquantised top-10 identical to the float top-10 for {identical}/{len(topics)} queries")
+    assert identical >= len(topics) - 2
+    bm25 = (tir.BM25(splade_tiny.dataset) % 1000).transform(topics)
+    ndcg = {name: pt_ndcg10(run, splade_tiny.dataset.qrels("test"))
+            for name, run in (("splade-tiny", (splade_tiny % 1000).transform(topics)), ("BM25", bm25))}
+    print(f"\nsplade-tiny on the 500-document SciFact slice: nDCG@10 {ndcg}")
+    assert ndcg["splade-tiny"] > 0.5  # a trained SPLADE, not a random one (the BM25 on this slice is ~0.7)
+
+
+def pt_ndcg10(run: pd.DataFrame, qrels: pd.DataFrame) -> float:
+    import ir_measures
+    import pyterrier as pt
+    return ir_measures.calc_aggregate([ir_measures.nDCG @ 10], pt.model.to_ir_measures(qrels),
+                                      pt.model.to_ir_measures(run))[ir_measures.nDCG @ 10]
+
+
+@pytest.mark.slow
+def test_rescore_reads_stored_vectors_and_encodes_only_the_rest(splade_tiny, monkeypatch):
+    """Rescoring with the index built reads the candidates' vectors; a candidate outside the corpus is encoded;
+    scores equal rescoring that encodes every candidate on the fly."""
+    topics = splade_tiny.dataset.topics("test").head(8)
+    candidates = (tir.BM25(splade_tiny.dataset) % 20).transform(topics)
+    candidates = splade_tiny.dataset.text_loader(("title", "text")).transform(candidates)
+    extra = candidates.head(1).assign(docno="not-in-corpus", title="", text="white matter microstructure in newborns")
+    candidates = pd.concat([candidates, extra], ignore_index=True)
+    on_the_fly = SPLADE(None, SPLADE_TINY_NAME, max_length=128, mode="rescore").transform(candidates)
+    stored = SPLADE(splade_tiny.dataset, SPLADE_TINY_NAME, max_length=128, mode="rescore")
+    assert len(stored.stored_vectors()) == 500
+    encoded = []
+    original = stored.encoder.encode_documents
+    monkeypatch.setattr(stored.encoder, "encode_documents", lambda texts: encoded.extend(texts) or original(texts))
+    from_store = stored.transform(candidates)
+    assert encoded == ["white matter microstructure in newborns"]
+    merged = from_store.merge(on_the_fly, on=["qid", "docno"], suffixes=("", "_fly"))
+    assert len(merged) == len(candidates)
+    np.testing.assert_allclose(merged["score"], merged["score_fly"], rtol=1e-5, atol=1e-6)

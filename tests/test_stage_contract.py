@@ -3,8 +3,10 @@
 validation of every annotated parameter — and the registry takes our names, dotted paths and plugins."""
 import inspect
 import sys
+import tempfile
 import textwrap
 import typing
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +22,8 @@ from .conftest import needs_data
 
 pytestmark = needs_data("adi")
 MODEL = str(bundled_minilm())
+ADI_RUN = Path(tempfile.mkdtemp(prefix="tir-contract-")) / "adi.run"  # RunFile's example reads a run file
+ADI_RUN.write_text("1 Q0 1 1 2.5 example\n1 Q0 7 2 1.5 example\n2 Q0 3 1 0.5 example\n")
 
 # One construction per stage class a config can name; a class without one fails the test below.
 EXAMPLES = {
@@ -34,6 +38,7 @@ EXAMPLES = {
     "UniCOIL": lambda: tir.UniCOIL("adi", MODEL, scale=20.0),
     "DSI": lambda: tir.DSI("adi", docids="semantic", leaf_size=20, epochs=5, learning_rate=5e-4),
     "RM3": lambda: tir.RM3("adi", fb_docs=5, fb_terms=20, fb_lambda=0.6),
+    "RunFile": lambda: tir.RunFile("adi", ADI_RUN),
 }
 
 

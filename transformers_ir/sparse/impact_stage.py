@@ -9,11 +9,11 @@ import pandas as pd
 
 from ..core import atomic_write_text
 from ..core.progress import show_progress
-from ..core.retriever import retriever_outputs, with_num_results, without_results
+from ..core.retriever import first_depth, retriever_outputs, top_k, with_num_results, without_results
 from ..core.rescore import rescorer_outputs
 from ..core.stage import Stage
 from ..data import DatasetLike, document_text, load_dataset
-from .impact_index import ImpactIndex, SparseVector, quantise
+from .impact_index import DocVectorStore, ImpactIndex, SparseVector, quantise
 
 MODES = ("retrieve", "rescore")
 
@@ -36,7 +36,8 @@ def sparse_dot(query: SparseVector, doc: SparseVector) -> float:
 class ImpactStageBase(Stage):
     """Learned-sparse stage over ``dataset``: ``mode="retrieve"`` asks a PISA impact index (built on first use;
     integer impacts ``round(weight * scale)``, score = their dot product); ``mode="rescore"`` scores input
-    candidates by the exact float dot product (needs ``text``, or ``dataset`` to look documents up).
+    candidates by the exact float dot product: documents whose float vectors the stage's index keeps (built for
+    this corpus and encoder) are read from it, the others encoded from ``text``, or looked up in ``dataset``.
 
     Subclasses declare the parameters (``model`` and the encoder's) and store them; this base stores ``dataset``,
     ``mode``, ``index`` (as ``_index``), ``num_results``, ``scale``, ``threads`` and ``verbose``."""
@@ -55,7 +56,7 @@ class ImpactStageBase(Stage):
         self._derived_index: ImpactIndex | None = None
         self.num_results, self.scale = int(num_results), float(scale)
         self.threads, self.verbose, self.encode_batch = threads, verbose, encode_batch
-        self._retriever = None
+        self._engines: dict[int, object] = {}
 
     # identity -------------------------------------------------------------------------------------------------
     def _description(self) -> dict:
@@ -103,12 +104,12 @@ class ImpactStageBase(Stage):
 
     def prepare(self) -> "ImpactStageBase":
         """Build the impact index if needed (encoding the corpus) and open it; not part of query time."""
-        if self.mode == "retrieve" and self._retriever is None:
+        if self.mode == "retrieve" and not self._engines:
             if not self.index.built() or (self.dataset is not None and not self.index.matches(self._description())):
                 if self.dataset is None:
                     raise FileNotFoundError(f"{self}: index {self.index.path} is not built and no dataset was given")
                 self.index.build(self._corpus_vectors(), self.scale, self._description())
-            self._retriever = self.index.retriever(self.num_results, self.threads)
+            self._engine(first_depth(self.num_results))
         self._prepare_idf()
         if self.mode == "rescore" or self.encoder.query_encoder != "idf":
             self.encoder.load()
@@ -117,7 +118,7 @@ class ImpactStageBase(Stage):
     # running --------------------------------------------------------------------------------------------------
     def fuse_rank_cutoff(self, k: int) -> Optional["ImpactStageBase"]:
         """``self % k`` in retrieve mode: ask PISA for ``k`` results instead of cutting afterwards."""
-        return with_num_results(self, k, reset=["_retriever"]) if self.mode == "retrieve" else None
+        return with_num_results(self, k) if self.mode == "retrieve" else None
 
     def transform_outputs(self, input_columns: list[str]) -> list[str]:
         if self.mode == "retrieve":
@@ -144,21 +145,51 @@ class ImpactStageBase(Stage):
         if not keep:
             return pd.DataFrame(columns=columns)
         asked = topics.iloc[keep].assign(query_toks=[toks[i] for i in keep])
-        results = self._retriever.transform(asked).drop(columns=["query_toks"])
-        results["score"] = results["score"].astype("float64")
-        results["rank"] = results["rank"].astype("int64")
-        return results[columns]
+        results = top_k(lambda queries, depth: self._engine(depth).transform(queries), asked, self.num_results)
+        return results.drop(columns=["query_toks"])[columns]
+
+    def _engine(self, depth: int):
+        """PISA's quantised scorer asked for ``depth`` results, opened once per depth."""
+        if depth not in self._engines:
+            self._engines[depth] = self.index.retriever(depth, self.threads)
+        return self._engines[depth]
+
+    _stored: DocVectorStore | None = None  # opened once found (per stage object)
+
+    def stored_vectors(self) -> DocVectorStore | None:
+        """The float document vectors of this stage's index when it is built from this corpus with this encoder."""
+        if self._stored is not None or (self._index is None and self.dataset is None):
+            return self._stored
+        manifest = self.index.manifest
+        if manifest is None or manifest.get("encoder") != self.encoder.identity():
+            return None
+        if self.dataset is not None and manifest.get("corpus_fingerprint") != self.dataset.fingerprint():
+            return None
+        self._stored = self.index.doc_vectors()
+        return self._stored
+
+    def _doc_vectors(self, out: pd.DataFrame, docnos: pd.Series) -> dict[str, SparseVector]:
+        """Each candidate's vector: read from the index's store, else encoded (``text``, or the dataset's)."""
+        store = self.stored_vectors()
+        unique = sorted(set(docnos))
+        vectors = store.get(unique) if store is not None else {}
+        missing = [d for d in unique if d not in vectors]
+        if not missing:
+            return vectors
+        if "text" in out.columns:
+            rows = out[docnos.isin(missing)].drop_duplicates("docno")
+            texts = dict(zip(rows["docno"].astype(str), rows.apply(document_text, axis=1)))
+        else:
+            found = self.dataset.docstore().lookup(missing).set_index("docno")
+            texts = {d: document_text(row) for d, row in found.iterrows()}
+        todo = [d for d in missing if d in texts]
+        vectors.update(zip(todo, self.encoder.encode_documents([texts[d] for d in todo])))
+        return vectors
 
     def _rescore(self, inp: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         out = inp.drop(columns=[c for c in ("score", "rank") if c in inp.columns]).reset_index(drop=True)
         docnos = out["docno"].astype(str)
-        if "text" in out.columns:
-            texts = dict(zip(docnos, out.apply(document_text, axis=1)))
-        else:
-            found = self.dataset.docstore().lookup(sorted(set(docnos))).set_index("docno")
-            texts = {d: document_text(row) for d, row in found.iterrows()}
-        unique_docs = sorted(texts)
-        doc_vectors = dict(zip(unique_docs, self.encoder.encode_documents([texts[d] for d in unique_docs])))
+        doc_vectors = self._doc_vectors(out, docnos)
         queries = out.drop_duplicates("qid")
         query_vectors = dict(zip(queries["qid"], self.encoder.encode_queries(queries["query"].tolist())))
         out["score"] = np.array([sparse_dot(query_vectors[q], doc_vectors.get(d, {}))

@@ -18,22 +18,28 @@ class SPLADE(ImpactStageBase):
     (``doc_top_k`` prunes each document to its largest terms; impacts are ``round(weight * scale)``).
     ``mode="rescore"`` re-scores its input candidates by the exact float dot product (``bm25 % 100 >> splade``).
     ``query_encoder="idf"`` makes queries inference-free (WordPiece tokens weighted by corpus IDF).
+    ``model="splade-tiny"`` is the MS MARCO-distilled splade-tiny bundled offline (see ``encoders.SPLADE_TINY_NAME``).
+    ``bf16=True`` speeds encoding up on CPUs with bfloat16 units and gives the same vectors (see
+    :class:`~transformers_ir.sparse.splade_encoder.MaxPooledMLM`), so it shares the float32 index. In rescore mode,
+    documents whose vectors the index stores (built for this corpus and encoder) are read, not encoded.
     A query or document that encodes to no terms has no results / no postings.
     """
 
     kind = "splade"
+    runtime_params = ImpactStageBase.runtime_params | {"bf16"}  # bf16 gives the float32 vectors, only faster
 
     def __init__(self, dataset: "DatasetLike | None" = None, model: str | Path = "", *,
                  mode: Literal[MODES] = "retrieve", index: "ImpactIndex | str | Path | None" = None,
                  num_results: Count = 1000, doc_top_k: Count | None = None, scale: Positive = 100.0,
                  query_encoder: Literal["model", "idf"] = "model", batch_size: Count = 32,
-                 max_length: Count | None = 256, device: str | None = None, threads: Count = 1, verbose: bool = False):
+                 max_length: Count | None = 256, bf16: bool = False, device: str | None = None, threads: Count = 1,
+                 verbose: bool = False):
         if not str(model):
             raise ParameterError("SPLADE", "model", "is required (a SPLADE / masked-LM checkpoint name or folder)")
         self.model, self.doc_top_k, self.query_encoder = model, doc_top_k, query_encoder
-        self.batch_size, self.max_length, self.device = batch_size, max_length, device
+        self.batch_size, self.max_length, self.bf16, self.device = batch_size, max_length, bf16, device
         encoder = SpladeEncoder(model, batch_size=batch_size, max_length=max_length, doc_top_k=doc_top_k,
-                                query_encoder=query_encoder, device=device, show_progress=False)
+                                query_encoder=query_encoder, bf16=bf16, device=device, show_progress=False)
         super().__init__(dataset, encoder, mode=mode, index=index, num_results=num_results, scale=scale,
                          threads=threads, verbose=verbose)
 

@@ -1,23 +1,46 @@
-"""uniCOIL / DeepImpact-style impacts: a weight per document token (no expansion), on the PISA impact index."""
+"""uniCOIL impacts: a weight per document token (no expansion), on the PISA impact index; loads the published
+castorini/unicoil-* checkpoints and weighs tokens as Pyserini does."""
 from __future__ import annotations
 
 import functools
+import operator
 from pathlib import Path
 from typing import Literal, Sequence
 
 from ..core.stage import Count, ParameterError, Positive
 from ..data import DatasetLike
-from ..encoders import choose_device, model_identity, resolve_model
+from ..encoders import ModelNotAvailableError, choose_device, model_identity, resolve_model
 from .impact_index import ImpactIndex, SparseVector
 from .impact_stage import MODES, ImpactStageBase
 
-HEAD_FILE = "unicoil_head.safetensors"
+PREFIX = "coil_encoder."  # Pyserini's UniCoilEncoder (base_model_prefix), as castorini/unicoil-* checkpoints store it
+HEAD = "tok_proj."
+
+
+def load_unicoil_weights(folder: str) -> tuple[dict, dict]:
+    """(BERT state dict, head state dict) of a checkpoint folder: ``model.safetensors`` or ``pytorch_model.bin``
+    with keys ``[coil_encoder.]bert.*`` and ``[coil_encoder.]tok_proj.{weight,bias}`` (the published uniCOIL layout),
+    or a plain encoder's keys (no head: ``{}``)."""
+    import torch
+    from safetensors.torch import load_file
+    path = Path(folder)
+    if (path / "model.safetensors").exists():
+        state = load_file(str(path / "model.safetensors"))
+    elif (path / "pytorch_model.bin").exists():
+        state = torch.load(path / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    else:
+        raise ModelNotAvailableError(f"{folder}: no model.safetensors or pytorch_model.bin")
+    state = {k.removeprefix(PREFIX): v for k, v in state.items()}
+    head = {k[len(HEAD):]: v for k, v in state.items() if k.startswith(HEAD)}
+    bert = {k[len("bert."):]: v for k, v in state.items() if k.startswith("bert.")}
+    return bert or {k: v for k, v in state.items() if not k.startswith(HEAD)}, head
 
 
 class UniCoilEncoder:
-    """Token weights ``relu(w · h_t + b)`` from a transformer's last hidden states ``h_t``, max-aggregated per
-    token; special tokens dropped. The linear head is read from ``unicoil_head.safetensors`` in the model folder;
-    without one it is ``w = 0, b = 1`` (every token weighs 1: a binary bag of WordPieces until trained)."""
+    """uniCOIL token weights ``relu(w . h_t + b)`` on a BERT's last hidden states ``h_t``, aggregated as Pyserini's
+    encoders do: ``[CLS]`` and padding dropped (``[SEP]`` kept), a document keeps a repeated token's largest weight,
+    a query sums them. The head is the checkpoint's ``tok_proj`` (see :func:`load_unicoil_weights`); a plain encoder
+    gets ``w = 0, b = 1`` (every token weighs 1: a binary bag of WordPieces until trained)."""
 
     query_encoder = "model"
 
@@ -32,18 +55,22 @@ class UniCoilEncoder:
     @functools.cached_property
     def _parts(self):
         import torch
-        from safetensors.torch import load_file
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
         folder = resolve_model(self.model_name)
         device = choose_device(self.device)
-        encoder = AutoModel.from_pretrained(folder).to(device).eval()
-        head = torch.nn.Linear(encoder.config.hidden_size, 1).to(device)
-        if (Path(folder) / HEAD_FILE).exists():
-            head.load_state_dict(load_file(str(Path(folder) / HEAD_FILE)))
+        bert, head_state = load_unicoil_weights(folder)
+        encoder = AutoModel.from_config(AutoConfig.from_pretrained(folder))
+        missing = [k for k in encoder.load_state_dict(bert, strict=False).missing_keys if not k.startswith("pooler.")]
+        if missing:
+            raise ModelNotAvailableError(f"{self.model_name}: the weights lack {missing[:4]}; expected a BERT under "
+                                         f"'{PREFIX}bert.' / 'bert.' or a plain encoder checkpoint")
+        head = torch.nn.Linear(encoder.config.hidden_size, 1)
+        if head_state:
+            head.load_state_dict(head_state)
         else:
             torch.nn.init.zeros_(head.weight)
             torch.nn.init.ones_(head.bias)
-        return AutoTokenizer.from_pretrained(folder), encoder, head, device
+        return AutoTokenizer.from_pretrained(folder), encoder.to(device).eval(), head.to(device).eval(), device
 
     def load(self) -> None:
         """Load the model (not part of query time)."""
@@ -51,40 +78,39 @@ class UniCoilEncoder:
 
     def identity(self) -> dict:
         ident = model_identity(self.model_name)
-        return {"name": ident["name"], "weights_sha256": ident["weights_sha256"], "max_length": self.max_length,
-                "head": (Path(resolve_model(self.model_name)) / HEAD_FILE).exists()}
+        return {"name": ident["name"], "weights_sha256": ident["weights_sha256"], "max_length": self.max_length}
 
-    def _encode(self, texts: Sequence[str]) -> list[SparseVector]:
+    def _encode(self, texts: Sequence[str], combine) -> list[SparseVector]:
         import torch
         tokenizer, encoder, head, device = self._parts
-        special = set(tokenizer.all_special_ids)
         out: list[SparseVector] = []
         for start in range(0, len(texts), self.batch_size):
             batch = ["" if t is None else str(t) for t in texts[start:start + self.batch_size]]
             features = tokenizer(batch, padding=True, truncation=self.max_length is not None,
                                  max_length=self.max_length, return_tensors="pt").to(device)
             with torch.inference_mode():
-                weights = torch.relu(head(encoder(**features).last_hidden_state)).squeeze(-1).cpu().numpy()
+                hidden = encoder(input_ids=features["input_ids"], attention_mask=features["attention_mask"])
+                weights = torch.relu(head(hidden.last_hidden_state)).squeeze(-1).float().cpu().numpy()
             for ids, mask, row in zip(features["input_ids"].cpu().tolist(), features["attention_mask"].cpu().tolist(),
                                       weights):
                 vector: SparseVector = {}
-                for token_id, on, weight in zip(ids, mask, row):
-                    if on and token_id not in special and weight > 0:
-                        token = tokenizer.convert_ids_to_tokens(token_id)
-                        vector[token] = max(vector.get(token, 0.0), float(weight))
-                out.append(vector)
+                for token, on, weight in zip(tokenizer.convert_ids_to_tokens(ids), mask, row.tolist()):
+                    if on and token != tokenizer.cls_token:
+                        vector[token] = combine(vector[token], weight) if token in vector else weight
+                out.append({t: w for t, w in vector.items() if w > 0})
         return out
 
     def encode_documents(self, texts: Sequence[str]) -> list[SparseVector]:
-        return self._encode(texts)
+        return self._encode(texts, max)
 
     def encode_queries(self, texts: Sequence[str]) -> list[SparseVector]:
-        return self._encode(texts)
+        return self._encode(texts, operator.add)
 
 
 class UniCOIL(ImpactStageBase):
-    """uniCOIL over ``dataset`` with encoder ``model`` (a folder or Hugging Face name, plus its linear head):
-    the same quantised PISA impact index and modes as :class:`~transformers_ir.sparse.splade.SPLADE`."""
+    """uniCOIL over ``dataset`` with ``model``, a uniCOIL checkpoint (e.g. ``castorini/unicoil-msmarco-passage``) or
+    any BERT encoder (untrained head): the same quantised PISA impact index and modes as
+    :class:`~transformers_ir.sparse.splade.SPLADE`."""
 
     kind = "unicoil"
 
