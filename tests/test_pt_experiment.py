@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import warnings
 
 import ir_measures
@@ -198,6 +199,9 @@ def test_frame_keeps_our_figures_through_pandas_operations(vaswani):
     assert "Latency p50 (ms), batch size 1" in svg and "$ per 1M queries" in svg and "Pareto frontier" in svg
     html = res._repr_html_()
     assert "paired tests" in html and "time per stage" in html
+    selected = res[["name", "AP", "AP p-value"]]._repr_html_()  # a selection shows what was selected, and the bars
+    assert "AP p-value" in selected and "time per stage" in selected and "nDCG@10" not in selected
+    assert re.search(r"<td>\d\.\de[-+]\d\d</td>", selected)  # p-values in scientific notation
     assert res.results.equals(pd.DataFrame(res))
 
 

@@ -136,6 +136,9 @@ class ExperimentFrame(pd.DataFrame):
     def _repr_html_(self) -> str | None:
         if self._tir is None:
             return super()._repr_html_()
-        from .notebook import render_html
+        from .notebook import render_html, render_selection
+        averages = self._info().averages
+        if averages is not None and list(self.columns) != list(averages.columns):  # columns the user selected
+            return render_selection(pd.DataFrame(self), self.stages)
         frame, manifest = self._report()
         return render_html(frame, self.stages, manifest["metrics"], manifest["baselines"], manifest)

@@ -167,3 +167,21 @@ def render_folder(out_dir) -> str:
             results[results["dataset"] == dataset], stages[stages["dataset"] == dataset], manifest["metrics"],
             manifest.get("baselines") or [], manifest))
     return "".join(parts)
+
+
+def render_selection(frame: pd.DataFrame, stages: pd.DataFrame) -> str:
+    """Columns a user selected from an experiment's frame, as selected (p-values in scientific notation, latency,
+    QPS and $ with 3 significant digits), then the stage bars of the pipelines shown."""
+    def formatter(column: str):
+        if "p-value" in column or "p_value" in column or "p_corrected" in column:
+            return pvalue
+        if column.startswith(("usd_", "latency_", "mrt_ms", "qps", "peak_rss", "index_mb")):
+            return significant
+        return None
+    formatters = {c: f for c in frame.columns if (f := formatter(str(c))) is not None}
+    names = set(frame["name"]) if "name" in frame else None
+    bars = stage_bars(stages if names is None or stages is None or stages.empty else stages[stages["name"].isin(names)])
+    rows = "".join(f"<tr><td>{html.escape(n)}</td><td class='bars'>{b}</td></tr>" for n, b in bars.items())
+    return (CSS + frame.to_html(index=False, formatters=formatters, float_format=lambda v: f"{v:.4f}")
+            + (f"<table class='tir'><tr><th>Pipeline</th><th style='text-align:left'>time per stage</th></tr>{rows}"
+               "</table>" if rows else ""))
