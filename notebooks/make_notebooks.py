@@ -47,7 +47,7 @@ NOTEBOOKS = {
                  "summary  # the table, with latency spreads and each pipeline's time per stage"),
         ("code", "summary.results[[\"name\", \"AP\", \"nDCG@10\", \"latency_p50_ms\", \"usd_per_1m_queries\"]]"),
         ("code", "Markdown((work / \"out\" / \"table.md\").read_text())  # what goes into a paper (table.tex too)"),
-        ("code", "SVG(filename=str(work / \"out\" / \"pareto.svg\"))  # nDCG@10 against latency and cost"),
+        ("code", "SVG(filename=str(work / \"out\" / \"pareto.svg\"))  # AP (the first metric) against latency and cost"),
         ("code", "again = run_config(work / \"grid.yaml\", work / \"out\", echo=lambda *a: None)\n"
                  "again.resumed, again.cache"),
     ],
