@@ -89,7 +89,7 @@ PROFILED = [
     ("  frame fingerprints (`frame_fingerprint`)", "core/fingerprint.py", "frame_fingerprint"),
     ("  per-query evaluation (`perquery_values`)", "experiment/measures.py", "perquery_values"),
     ("writing runs/*.trec (`write_run`)", "data/trec.py", "write_run"),
-    ("writing points/*.json (`_save_point`)", "transformers_ir/runner.py", "_save_point"),
+    ("writing points/*.json (`save_point`)", "experiment/points.py", "save_point"),
     ("results/perquery/stages/indexes.csv (`write_csv`)", "experiment/outputs.py", "write_csv"),
     ("table.md + table.tex (`write_tables`)", "experiment/report.py", "write_tables"),
     ("pareto.svg (`write_pareto`)", "experiment/plots.py", "write_pareto"),
