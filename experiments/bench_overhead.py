@@ -167,7 +167,8 @@ def main() -> None:
         f"- run at {time.strftime('%Y-%m-%d %H:%M:%S %z')}; load average "
         f"{' / '.join(f'{v:.2f}' for v in os.getloadavg())} (a shared machine: other jobs run beside this one)",
         f"- {DATASET}: {n} queries (the first {m} for the re-ranking rows), each alone; {ROUNDS} ({RERANK_ROUNDS} "
-        "for re-ranking) interleaved rounds after a warm-up; per query the least of the rounds, then the median over queries. Milliseconds of this "
+        "for re-ranking) interleaved rounds after a warm-up; per query the least of the rounds, then the median "
+        "over queries. Milliseconds of this "
         "process's CPU time (all threads), wall time in brackets: the machine is shared, and CPU time is what "
         "other jobs do not inflate. Stage outputs checked equal to the library calls'.", "",
         "| what | library call ms | through the framework ms | extra ms (CPU, median over queries) | ratio CPU "

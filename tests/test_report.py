@@ -426,6 +426,7 @@ def test_width_estimate_matches_latex(out, tmp_path):
     for columns in (["nDCG@10"], ["AP", "nDCG@10", "R@1000", "latency_p50_ms", "qps", "usd_per_1m_queries"]):
         options = table_options(None, METRICS, columns=columns)
         _, estimate = latex_layout(build_grid(frame, manifest, options), options)
-        table = render_table(out, "latex", columns=columns).replace(r"\ifdim\wd0", r"\typeout{TIR-WIDTH \the\wd0}\ifdim\wd0")
+        table = render_table(out, "latex", columns=columns).replace(r"\ifdim\wd0",
+                                                                    r"\typeout{TIR-WIDTH \the\wd0}\ifdim\wd0")
         measured = float(re.search(r"TIR-WIDTH ([\d.]+)pt", compile_in_article(table, tmp_path)).group(1))
         assert measured <= estimate <= 1.06 * measured, (columns, measured, estimate)

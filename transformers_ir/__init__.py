@@ -60,5 +60,6 @@ def from_yaml(text: str) -> dict:
 
 
 __all__ = ["BM25", "ColBERT", "CrossEncoder", "DSI", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment",
-           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "RunFile", "SPLADE", "TextLoader",
+           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "RunFile", "SPLADE",
+           "TextLoader",
            "UniCOIL", "cached", "encoders", "from_yaml", "load_dataset", "to_yaml"]

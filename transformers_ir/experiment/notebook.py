@@ -130,7 +130,8 @@ def render_html(results: pd.DataFrame, stages: pd.DataFrame, metrics: Sequence[s
                     tip = "; ".join(f"{'better' if d > 0 else 'worse'} than {grid.baselines[i]}" for i, d in cell.marks)
                     text += f'<span title="{html.escape(tip)}">{html.escape(text_marks(cell.marks, letters))}</span>'
             cells.append(f"<td>{text}</td>")
-        rows.append(f"<tr><td>{html.escape(display)}</td>{''.join(cells)}<td class='bars'>{bars.get(name, '')}</td></tr>")
+        rows.append(f"<tr><td>{html.escape(display)}</td>{''.join(cells)}"
+                    f"<td class='bars'>{bars.get(name, '')}</td></tr>")
     errors = [(n, e) for n, e in zip(frame["name"], frame.get("error", pd.Series(dtype=object)))
               if isinstance(e, str) and e.strip()]
     for name, error in errors:

@@ -194,8 +194,8 @@ def panel(x0: float, y0: float, group: pd.DataFrame, cost: str, xlabel: str, met
                 _text(left - 5, py + 3.5, label, TICK_PX, "end")]
     px, py, pl, ph = ax(x), ay(y), ax(low), ax(high)
     for a, b, c in zip(pl, ph, py):
-        out.append(f'<path d="M{a:.1f},{c:.1f}H{b:.1f}M{a:.1f},{c - 3:.1f}V{c + 3:.1f}M{b:.1f},{c - 3:.1f}V{c + 3:.1f}" '
-                   f'stroke="#888" fill="none"/>')
+        out.append(f'<path d="M{a:.1f},{c:.1f}H{b:.1f}M{a:.1f},{c - 3:.1f}V{c + 3:.1f}'
+                   f'M{b:.1f},{c - 3:.1f}V{c + 3:.1f}" stroke="#888" fill="none"/>')
     out += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="#888"/>' for a, b in zip(px, py)]
     front = pareto_frontier(list(zip(x, y, low, high)))
     steps = f"M{px[front[0]]:.1f},{py[front[0]]:.1f}" + "".join(f"H{px[i]:.1f}V{py[i]:.1f}" for i in front[1:])

@@ -106,7 +106,8 @@ def Experiment(
     share common prefixes here). Ours only: ``cache`` (the persistent stage
     cache, or ``False``), ``latency_queries`` (that many queries, 10 by default, a ``seed``-ed sample, re-run one at
     a time for latency percentiles), ``timing`` (each stage run ``warmup`` times untimed, then ``repeats`` times timed;
-    ``{"repeats": 3, "warmup": 1}`` by default), ``cost`` (a hardware price, for $ per 1k queries), ``on_run(name, results)``, ``strict``.
+    ``{"repeats": 3, "warmup": 1}`` by default), ``cost`` (a hardware price, for $ per 1M queries),
+    ``on_run(name, results)``, ``strict``.
     Topics, qrels and runs given as frames are checked (string ids, integer labels, runnable queries, finite scores);
     topics without qrels and qrels without topics are warned about — or are an error when ``strict``.
     """

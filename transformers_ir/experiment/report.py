@@ -92,7 +92,8 @@ class TableOptionError(TirError, ValueError):
         super().__init__(f"table.{'.'.join(map(str, key))}: {message}")
 
 
-def table_options(spec: "TableOptions | Mapping | None" = None, metrics: Sequence[str] = (), **overrides) -> TableOptions:
+def table_options(spec: "TableOptions | Mapping | None" = None, metrics: Sequence[str] = (),
+                  **overrides) -> TableOptions:
     """Options from a config's ``table:`` mapping (or :class:`TableOptions`) and keyword ``overrides`` (``None``
     values ignored), checked against ``metrics``: a bad one raises :class:`TableOptionError`."""
     base = dict(vars(spec)) if isinstance(spec, TableOptions) else {k: v for k, v in (spec or {}).items()
