@@ -8,7 +8,7 @@ ifneq ($(wildcard $(SHARED_DATA)),)
 export TIR_DATA_PATH ?= $(SHARED_DATA)
 endif
 
-.PHONY: install quickstart test test-fast clean
+.PHONY: install quickstart test test-fast test-minimal clean
 
 install: $(VENV)/.installed
 
@@ -29,5 +29,19 @@ test: install
 test-fast: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow"
 
+# `pip install transformers-ir` without extras (core dependencies only, no torch) runs the quickstart and writes
+# every output file.
+MINIMAL := .venv-minimal
+test-minimal:
+	rm -rf $(MINIMAL) results/minimal
+	$(PYTHON) -m venv $(MINIMAL)
+	$(MINIMAL)/bin/pip install --quiet --upgrade pip
+	$(MINIMAL)/bin/pip install --quiet -c constraints.txt .
+	! $(MINIMAL)/bin/python -c "import torch" 2>/dev/null
+	TIR_CACHE_DIR=$(abspath results/minimal/cache) HF_HUB_OFFLINE=1 $(MINIMAL)/bin/tir run configs/quickstart.yaml \
+		--output results/minimal --quiet
+	cd results/minimal && ls results.csv perquery.csv stages.csv indexes.csv table.md table.tex pareto.svg \
+		manifest.json runs/vaswani runs/scifact > /dev/null
+
 clean:
-	rm -rf $(VENV) results *.egg-info
+	rm -rf $(VENV) .venv-minimal results *.egg-info

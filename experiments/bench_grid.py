@@ -9,8 +9,8 @@ re-sorted and re-ranked), evaluated with nDCG@10 and AP:
    ``bm25 % 100`` retrieves 1000 and cuts) and compiled (``% 100`` fused into PISA, the work our runner does).
 2. Our runner's first run, ``transformers_ir.runner.run_config`` on a YAML grid config with an empty stage cache
    and an empty output folder (so every stage runs and is written to the cache, and every output file is written).
-3. Our runner's second run into the same folder with a config that adds one pipeline (one new BM25 setting,
-   k1=1.8, b=0.75): the 12 finished points are resumed, only the new one runs.
+3. Our runner's second run into the same folder after one pipeline is added to the config file (one new BM25
+   setting, k1=1.8, b=0.75): the 12 finished points are resumed, only the new one runs.
 4. Instrumentation overhead: ``transformers_ir.experiment.run_pipelines`` (cache off, no latency sampling) vs a
    plain loop of ``pipeline.compile().transform(topics)`` + ``ir_measures.calc_aggregate`` on the same 12 pipelines.
 
@@ -22,8 +22,12 @@ grid point (stages, evaluation, cache writes, run files) and its Pareto plots ar
 and one more first and second run are profiled (cProfile). nDCG@10 and AP of every grid point are compared between
 pt.Experiment and our runner. Times are wall clock and this process's user and sys CPU time (ratios of both).
 
-Targets: first run <= 1.1 x pt.Experiment(plan='tree'); second run <= 10% of the first run;
-instrumentation overhead <= 3%.
+Our runs use ``timing: {repeats: 1, warmup: 0}`` (each stage runs once, timed, as pt.Experiment runs it once);
+the default (a warm-up and 3 timed runs per stage) does 4x the stage work by design, so it is timed once more
+beside them for reference.
+
+Targets: first run <= 1.05 x pt.Experiment(plan='tree') on the compiled pipelines; second run <= 10% of the first
+run; instrumentation overhead <= 3%.
 
 Reproduce from the repository root (writes experiments/bench_grid.md and prints it):
 
@@ -68,27 +72,27 @@ EXTRA_K1, EXTRA_B = 1.8, 0.75
 DEPTH = 100
 PRIOR_W = 0.05
 REPS = 5
+TIMING = "timing: {repeats: 1, warmup: 0}\n"  # each stage runs once, as in pt.Experiment (the same work)
 METRICS = ["nDCG@10", "AP"]
 MEASURES = [nDCG @ 10, AP]
 DATASET, SPLIT = "scifact", "test"
 COMMAND = "TIR_DATA_PATH=../shared/data .venv/bin/python experiments/bench_grid.py"
 REPORT = Path(__file__).with_suffix(".md")
-PACKAGES = ("transformers-ir", "python-terrier", "pyterrier-pisa", "ir-measures", "pandas", "numpy", "pyarrow",
-            "matplotlib")
+PACKAGES = ("transformers-ir", "python-terrier", "pyterrier-pisa", "ir-measures", "pandas", "numpy", "pyarrow")
 # cProfile functions whose cumulative time is reported, as (label, file suffix, function name)
 PROFILED = [
     ("engine (`run_pipelines`: stages, cache, evaluation)", "experiment/experiment.py", "run_pipelines"),
-    ("  stage transforms (BM25, TextLoader, LengthPrior)", "experiment/execution.py", "_timed"),
+    ("  stage transforms (BM25, TextLoader, LengthPrior)", "experiment/timing.py", "timed_call"),
     ("  stage cache writes (`StageCache.put`)", "experiment/cache.py", "put"),
     ("    of which parquet encoding (`to_parquet`, snappy)", "pandas/core/frame.py", "to_parquet"),
     ("    of which sha256 of the written parquet", "core/hashing.py", "file_sha256"),
     ("  frame fingerprints (`frame_fingerprint`)", "core/fingerprint.py", "frame_fingerprint"),
     ("  per-query evaluation (`perquery_values`)", "experiment/measures.py", "perquery_values"),
     ("writing runs/*.trec (`write_run`)", "data/trec.py", "write_run"),
-    ("writing points/*.json (`_save_point`)", "transformers_ir/runner.py", "_save_point"),
+    ("writing points/*.json (`save_point`)", "experiment/points.py", "save_point"),
     ("results/perquery/stages/indexes.csv (`write_csv`)", "experiment/outputs.py", "write_csv"),
     ("table.md + table.tex (`write_tables`)", "experiment/report.py", "write_tables"),
-    ("pareto.png + pareto.svg (`write_pareto`)", "experiment/plots.py", "write_pareto"),
+    ("pareto.svg (`write_pareto`)", "experiment/plots.py", "write_pareto"),
     ("fsync in atomic writes (all of the above)", "~", "<built-in method posix.fsync>"),
 ]
 
@@ -158,7 +162,7 @@ def grid_pipelines(ds: tir.Dataset) -> dict[str, pt.Transformer]:
     return {point_name(k1, b): tir.BM25(ds, k1=k1, b=b) % DEPTH >> text >> prior for k1 in K1S for b in BS}
 
 
-def config_text(extra_point: bool) -> str:
+def config_text(extra_point: bool, timing: str = TIMING) -> str:
     """The grid config; ``extra_point`` adds pipeline ``extra`` (one BM25 setting outside the grid)."""
     extra_stage = f"  bm25x: {{class: BM25, k1: {EXTRA_K1}, b: {EXTRA_B}}}\n" if extra_point else ""
     extra_pipeline = f"  extra: bm25x % {DEPTH} >> text >> prior\n" if extra_point else ""
@@ -177,14 +181,15 @@ def config_text(extra_point: bool) -> str:
           bm25.b: [{", ".join(map(str, BS))}]
         pipelines:
           grid: bm25 % {DEPTH} >> text >> prior
-        """) + extra_pipeline + "latency: {queries: 0}\n"
+        """) + extra_pipeline + "latency: {queries: 0}\n" + timing
 
 
-def write_configs(folder: Path) -> tuple[Path, Path]:
-    """The 12-point config and the 13-point one, written into ``folder``."""
-    paths = folder / "grid12.yaml", folder / "grid13.yaml"
-    for path, extra in zip(paths, (False, True)):
-        path.write_text(config_text(extra))
+def write_configs(folder: Path) -> tuple[Path, Path, Path]:
+    """The 12-point config, the 13-point one, and the 12-point one with the default timing, written into
+    ``folder``."""
+    paths = folder / "grid12.yaml", folder / "grid13.yaml", folder / "grid12-default-timing.yaml"
+    for path, extra, timing in zip(paths, (False, True, False), (TIMING, TIMING, "")):
+        path.write_text(config_text(extra, timing))
     return paths
 
 
@@ -216,8 +221,12 @@ def pt_tree(pipelines: dict[str, pt.Transformer], topics: pd.DataFrame, qrels: p
 
 
 def ours(config: Path, out_dir: Path) -> pd.DataFrame:
-    """Our runner on ``config`` into ``out_dir``: the metrics per grid point."""
-    return runner.run_config(config, out_dir, echo=quiet).results.set_index("name")[METRICS]
+    """Our runner into ``out_dir`` on one config file holding ``config``'s text (as a user edits their config to add a
+    point: finished points are keyed by the config file, so a different file would resume nothing): the metrics
+    per grid point."""
+    edited = out_dir.parent / "grid.yaml"
+    edited.write_text(config.read_text())
+    return runner.run_config(edited, out_dir, echo=quiet).results.set_index("name")[METRICS]
 
 
 def empty_cache_and_output(out_dir: Path) -> None:
@@ -228,7 +237,8 @@ def empty_cache_and_output(out_dir: Path) -> None:
 
 def engine(pipelines: dict[str, pt.Transformer], topics: pd.DataFrame, qrels: pd.DataFrame) -> pd.DataFrame:
     """Our engine, no cache and no latency sampling."""
-    rows = [r.row for r in run_pipelines(pipelines, topics, qrels, METRICS, cache=False, latency_queries=0)]
+    rows = [r.row for r in run_pipelines(pipelines, topics, qrels, METRICS, cache=False, latency_queries=0,
+                                         timing={"repeats": 1, "warmup": 0})]
     return pd.DataFrame(rows).set_index("name")[METRICS]
 
 
@@ -257,7 +267,7 @@ def plain_keeping_runs(pipelines: dict[str, pt.Transformer], topics: pd.DataFram
 # ---------------------------------------------------------------- benchmark sections
 
 def bench_grid_runs(ds: tir.Dataset, topics: pd.DataFrame, qrels: pd.DataFrame,
-                    configs: tuple[Path, Path], out_dir: Path) -> tuple[Timings, Values]:
+                    configs: tuple[Path, Path, Path], out_dir: Path) -> tuple[Timings, Values]:
     """Seconds per repetition (after one warm-up) and the last metrics of pt (as written, compiled) and ours."""
     written = grid_pipelines(ds)
     compiled = {name: p.compile() for name, p in written.items()}
@@ -266,6 +276,7 @@ def bench_grid_runs(ds: tir.Dataset, topics: pd.DataFrame, qrels: pd.DataFrame,
         "pt_compiled": lambda: pt_tree(compiled, topics, qrels),
         "ours_first": lambda: ours(configs[0], out_dir),
         "ours_second": lambda: ours(configs[1], out_dir),
+        "ours_default_timing": lambda: ours(configs[2], out_dir),
     }
     seconds: Timings = {step: [] for step in steps}
     values: Values = {}
@@ -273,6 +284,8 @@ def bench_grid_runs(ds: tir.Dataset, topics: pd.DataFrame, qrels: pd.DataFrame,
         progress(f"grid runs: {'warm-up' if rep == 0 else f'repetition {rep}/{REPS}'}")
         empty_cache_and_output(out_dir)
         for step, fn in steps.items():
+            if step == "ours_default_timing":  # a first run again (not timed: emptying the cache and folder)
+                empty_cache_and_output(out_dir)
             values[step], timing = timed(fn)
             if rep:
                 seconds[step].append(timing)
@@ -333,10 +346,12 @@ def direct_costs(ds: tir.Dataset, topics: pd.DataFrame, qrels: pd.DataFrame, out
         ("evaluation (`perquery_values`; pt.Experiment also evaluates per query)",
          lambda: perquery_values(final, qrels, measures), POINTS, False),
         ("`StageCache.put` of the BM25 output", lambda: cache.put("a" * 64, retrieved, 0.0, "bm25"), POINTS, True),
-        ("`StageCache.put` of the TextLoader output", lambda: cache.put("b" * 64, loaded, 0.0, "text"), POINTS, True),
-        ("`StageCache.put` of the LengthPrior output", lambda: cache.put("c" * 64, final, 0.0, "prior"), POINTS, True),
+        ("`StageCache.put` of the LengthPrior output, as stored (without the text `TextLoader` re-adds on reading)",
+         lambda: cache.put("c" * 64, final.drop(columns=["text"]), 0.0, "prior"), POINTS, True),
+        ("for comparison, not done: `StageCache.put` of the TextLoader output (it is never stored)",
+         lambda: cache.put("b" * 64, loaded, 0.0, "text"), 0, True),
         ("`write_run` (runs/*.trec)", lambda: write_run(final, scratch / "run.trec"), POINTS, True),
-        ("`write_pareto` (pareto.png + pareto.svg)", lambda: write_pareto(out_dir), 1, True),
+        ("`write_pareto` (pareto.svg)", lambda: write_pareto(out_dir), 1, True),
         ("for comparison, not done: `to_parquet(compression=None)` of the TextLoader output",
          lambda: loaded.to_parquet(scratch / "plain.parquet", index=False, compression=None), 0, True),
     ]
@@ -394,13 +409,15 @@ def grid_lines(seconds: Timings) -> list[str]:
             ("ours, first run (12 points, empty cache and folder)", "ours_first",
              f"{vs_written:.3f} x pt as written; **{vs_compiled:.3f}** x pt compiled (CPU: {cpu_vs_compiled:.3f})"),
             ("ours, second run (+1 point, 12 resumed)", "ours_second",
-             f"**{100 * share:.1f}%** of our first run (CPU: {100 * cpu_share:.1f}%)")]
+             f"**{100 * share:.1f}%** of our first run (CPU: {100 * cpu_share:.1f}%)"),
+            ("for reference: ours, first run with the default timing (per stage 1 warm-up + 3 timed runs)",
+             "ours_default_timing", f"{m['ours_default_timing'].wall / m['ours_first'].wall:.2f} x our first run")]
     return [f"| run | {TIMING_HEADER} | ratio (of wall; of user + sys) |", "|---|---|---|---|---|---|",
             *[f"| {label} | {timing_cells(seconds[step])} | {ratio} |" for label, step, ratio in rows], "",
-            (f"- first run <= 1.1 x pt.Experiment(plan='tree') on compiled pipelines (same work): wall "
-             f"{vs_compiled:.3f} -> {verdict(vs_compiled <= 1.1)}; CPU {cpu_vs_compiled:.3f} -> "
-             f"{verdict(cpu_vs_compiled <= 1.1)}. On the pipelines as written (PISA asked for 1000): wall "
-             f"{vs_written:.3f} -> {verdict(vs_written <= 1.1)}"),
+            (f"- first run <= 1.05 x pt.Experiment(plan='tree') on compiled pipelines (same work): wall "
+             f"{vs_compiled:.3f} -> {verdict(vs_compiled <= 1.05)}; CPU {cpu_vs_compiled:.3f} -> "
+             f"{verdict(cpu_vs_compiled <= 1.05)}. On the pipelines as written (PISA asked for 1000): wall "
+             f"{vs_written:.3f} -> {verdict(vs_written <= 1.05)}"),
             (f"- second run <= 10% of first run: wall {100 * share:.1f}% -> {verdict(share <= 0.10)}; CPU "
              f"{100 * cpu_share:.1f}% -> {verdict(cpu_share <= 0.10)} (a new point costing as much as an average "
              f"first-run point is already 1/{POINTS} = {100 / POINTS:.1f}% of the first run; the rest is the second "
@@ -485,7 +502,7 @@ def report(grid: list[str], agreement: list[str], overhead: list[str], costs: li
          f"Median of {REPS} alternating repetitions after a warm-up of each; before each repetition the stage "
          f"cache and output folder are emptied. The second run uses a config with one more pipeline "
          f"(`extra`: BM25 k1={EXTRA_K1}, b={EXTRA_B}) into the first run's folder. Our runs write every output "
-         f"(runs, points, CSVs, tables, Pareto plots, manifest); `latency: {{queries: 0}}`. Times are wall clock and "
+         f"(runs, points, CSVs, tables, Pareto plots, manifest); `latency: {{queries: 0}}`, `timing: {{repeats: 1, warmup: 0}}`. Times are wall clock and "
          "this process's user and sys CPU time (all threads): the machine is shared (2 cores, other jobs running), "
          "so wall times vary between repetitions and CPU times are the steadier cross-check."), "",
         "## Grid runs", "", *grid, "",

@@ -21,18 +21,18 @@ NOTEBOOKS = {
                  "    [bm25 % 1000, bm25 % 10 >> rm3 >> bm25 % 1000, bm25 % 10 >> pt.text.get_text(vaswani, \"text\") >> prior],\n"
                  "    topics, qrels, eval_metrics=[\"map\", \"ndcg_cut_10\"],\n"
                  "    names=[\"BM25\", \"BM25+RM3\", \"BM25 top-10 + prior\"], baseline=0, correction=\"holm\")\n"
-                 "result"),
+                 "result  # metrics with markers, latency (10 sampled queries), QPS, $, RSS; time per stage"),
         ("code", "result.sort_values(\"map\", ascending=False)[[\"name\", \"map\", \"map p-value corrected\", \"mrt_ms\", "
-                 "\"qps\", \"usd_per_1k_queries\"]]"),
-        ("code", "result.stages  # wall time of each stage of each pipeline (cached: read from the stage cache)"),
-        ("code", "print(result.to_latex())  # the paper table: best in bold, a dagger where Holm says it differs from BM25"),
-        ("code", "result.pareto()  # MAP against latency and against $ per 1k queries"),
+                 "\"qps\", \"usd_per_1m_queries\"]]"),
+        ("code", "result.stages  # each stage's time (median, min, max of 3 runs after a warm-up), memory, cached"),
+        ("code", "print(result.to_latex())  # the paper table: best in bold, ▲/▼ where Holm finds it beats/trails BM25"),
+        ("code", "result.pareto()  # MAP against latency and against $ per 1M queries"),
     ],
     "grid": [
         ("markdown", "# A small grid\nBM25 swept over k1 on Vaswani with a baseline, significance and cost; "
                      "the same config format as `tir run`. Re-running the cell resumes: nothing is recomputed."),
         ("code", "import tempfile, textwrap\nfrom pathlib import Path\n"
-                 "from IPython.display import Image, Markdown\n"
+                 "from IPython.display import SVG, Markdown\n"
                  "from transformers_ir.runner import run_config\n\n"
                  "work = Path(tempfile.mkdtemp())\n"
                  "(work / \"grid.yaml\").write_text(textwrap.dedent(\"\"\"\\\n"
@@ -44,9 +44,10 @@ NOTEBOOKS = {
                  "    cost: {hardware: 2-core CPU VM, usd_per_hour: 0.096}\n    latency: {queries: 10}\n"
                  "\"\"\"))\n"
                  "summary = run_config(work / \"grid.yaml\", work / \"out\", echo=lambda *a: None)\n"
-                 "summary.results[[\"name\", \"AP\", \"nDCG@10\", \"latency_p50_ms\", \"usd_per_1k_queries\"]]"),
-        ("code", "Markdown((work / \"out\" / \"table.md\").read_text())"),
-        ("code", "Image(filename=str(work / \"out\" / \"pareto.png\"))"),
+                 "summary  # the table, with latency spreads and each pipeline's time per stage"),
+        ("code", "summary.results[[\"name\", \"AP\", \"nDCG@10\", \"latency_p50_ms\", \"usd_per_1m_queries\"]]"),
+        ("code", "Markdown((work / \"out\" / \"table.md\").read_text())  # what goes into a paper (table.tex too)"),
+        ("code", "SVG(filename=str(work / \"out\" / \"pareto.svg\"))  # AP (the first metric) against latency and cost"),
         ("code", "again = run_config(work / \"grid.yaml\", work / \"out\", echo=lambda *a: None)\n"
                  "again.resumed, again.cache"),
     ],

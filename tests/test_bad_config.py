@@ -240,7 +240,7 @@ def test_a_changed_price_or_latency_setting_recomputes_the_points(tmp_path):
     pricier = run_config(write(tmp_path, GOOD + "cost: {hardware: a, usd_per_hour: 10.0}\n"), tmp_path / "out",
                          echo=quiet)
     assert pricier.resumed == 0
-    ratio = pricier.results["usd_per_1k_queries"].iloc[0] / first.results["usd_per_1k_queries"].iloc[0]
+    ratio = pricier.results["usd_per_1m_queries"].iloc[0] / first.results["usd_per_1m_queries"].iloc[0]
     assert ratio > 3  # 10x the price; timings differ run to run, so not exactly 10
     sampled = run_config(write(tmp_path, GOOD + "cost: {hardware: a, usd_per_hour: 10.0}\nlatency: {queries: 3}\n"),
                          tmp_path / "out", echo=quiet)

@@ -33,15 +33,16 @@ def test_cached_user_function_is_not_recomputed_and_keeps_later_stages_cached(ad
     user = tir.cached(pt.apply.doc_score(prior), key="docno-length-prior-v1")
     pipelines = {"cached": bm25 >> user >> pt.RankCutoff(5), "plain": bm25 >> pt.RankCutoff(5)}
     topics, qrels, cache = adi.topics(), adi.qrels(), StageCache(tmp_path)
-    first = tir.Experiment(pipelines, topics, qrels, ["nDCG@10"], cache=cache)
+    once = {"timing": {"repeats": 1, "warmup": 0}, "latency_queries": 0}  # each stage run once, no latency sample
+    first = tir.Experiment(pipelines, topics, qrels, ["nDCG@10"], cache=cache, **once)
     computed = len(calls)
     assert computed == len(bm25.compile().transform(topics))  # once per candidate
-    second = tir.Experiment(pipelines, topics, qrels, ["nDCG@10"], cache=cache)
+    second = tir.Experiment(pipelines, topics, qrels, ["nDCG@10"], cache=cache, **once)
     assert len(calls) == computed  # read from the cache, not called again
     assert cached_flags(second) == {"cached": [True, True, True], "plain": [True]}  # plain: the cutoffs fuse into BM25
     assert second["nDCG@10"].tolist() == first["nDCG@10"].tolist()
     renamed = tir.cached(pt.apply.doc_score(prior), key="docno-length-prior-v2")
-    tir.Experiment({"v2": bm25 >> renamed}, topics, qrels, ["nDCG@10"], cache=cache)
+    tir.Experiment({"v2": bm25 >> renamed}, topics, qrels, ["nDCG@10"], cache=cache, **once)
     assert len(calls) > computed  # a new key is a new function: computed afresh
     assert repr(user).startswith("cached(") and "docno-length-prior-v1" in repr(user)
 

@@ -126,7 +126,7 @@ def test_tir_run_writes_the_contracted_files(tmp_path, capsys):
     config = write(tmp_path, GOOD + "  BM25-10: bm25 % 10\n")
     assert main(["run", str(config), "--output", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
-    assert "| BM25" in printed and "nDCG@10" in printed
+    assert "\nBM25-10 " in printed and "nDCG@10" in printed and "\\" not in printed  # plain text, no escapes
     out = tmp_path / "out"
     results = pd.read_csv(out / "results.csv")
     assert list(results.columns[:6]) == ["dataset", "name", "AP", "nDCG@10", "R@1000", "mrt_ms"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import warnings
 
 import ir_measures
@@ -179,7 +180,7 @@ def test_frame_keeps_our_figures_through_pandas_operations(vaswani):
     ds, systems, topics, qrels = vaswani
     res = tir.Experiment(systems, topics, qrels, ["AP", "nDCG@10"], baseline="bm25", correction="holm",
                          latency_queries=5, cost="AWS c7i.large")
-    assert {"mrt_ms", "qps", "usd_per_1k_queries", "latency_p50_ms", "peak_rss_mb"} <= set(res.columns)
+    assert {"mrt_ms", "qps", "usd_per_1m_queries", "latency_p50_ms", "peak_rss_mb"} <= set(res.columns)
     assert (res["qps"] > 0).all() and (res["latency_p50_ms"] > 0).all()
     best = res.sort_values("AP", ascending=False).head(2)
     assert isinstance(best, ExperimentFrame)
@@ -191,12 +192,16 @@ def test_frame_keeps_our_figures_through_pandas_operations(vaswani):
     latex = res.to_latex()
     assert r"\toprule" in latex and "AP" in latex and "Holm correction" in latex
     significant = res["AP reject"].sum() + res["nDCG@10 reject"].sum()
-    assert latex.count(r"$^{\dagger}$") == 1 + significant  # the caption names the marker once
+    assert latex.count("${}^{") == significant  # a ▲ or ▼ on each significant cell
+    assert ("None differs significantly from bm25" in latex) == (significant == 0)
     assert "\\begin{tabular}" in res.to_latex(index=False)  # with arguments: pandas' own to_latex
-    fig = res.pareto()
-    assert [ax.get_xlabel().split("\n")[0] for ax in fig.axes[:2]] == ["Latency p50 (ms)", "$ per 1k queries"]
+    svg = res.pareto()._repr_svg_()
+    assert "Latency p50 (ms), batch size 1" in svg and "$ per 1M queries" in svg and "Pareto frontier" in svg
     html = res._repr_html_()
-    assert "AP p-value" in html and "time per stage" in html
+    assert "paired tests" in html and "time per stage" in html
+    selected = res[["name", "AP", "AP p-value"]]._repr_html_()  # a selection shows what was selected, and the bars
+    assert "AP p-value" in selected and "time per stage" in selected and "nDCG@10" not in selected
+    assert re.search(r"<td>\d\.\de[-+]\d\d</td>", selected)  # p-values in scientific notation
     assert res.results.equals(pd.DataFrame(res))
 
 

@@ -54,7 +54,7 @@ def test_grid_points_are_named_and_cover_the_product(tmp_path):
     results = summary.results.set_index("name")
     assert results.loc["BM25", "AP"] == pytest.approx(results.loc["grid[k1=0.6,b=0.4]", "AP"], abs=0.02)
     assert results.loc["grid[k1=1.2,b=0.75]", "AP"] != results.loc["grid[k1=0.6,b=0.4]", "AP"]
-    for column in ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "qps", "usd_per_1k_queries", "peak_rss_mb",
+    for column in ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "qps", "usd_per_1m_queries", "peak_rss_mb",
                    "AP p_value vs BM25", "AP p_corrected vs BM25", "AP significant vs BM25"]:
         assert column in results.columns
     assert (results["latency_p50_ms"] <= results["latency_p99_ms"]).all()
@@ -171,7 +171,8 @@ def test_table_and_compare_rerender_an_output_folder(tmp_path, capsys):
     capsys.readouterr()
     assert main(["table", str(tmp_path / "a"), "--format", "latex"]) == 0
     latex = capsys.readouterr().out
-    assert r"\toprule" in latex and "grid[k1=0.6,b=0.4]" in latex and "Holm" in latex
+    assert latex == (tmp_path / "a" / "table.tex").read_text()  # re-rendered from disk: what the run wrote
+    assert r"\toprule" in latex and "grid (k1=0.6, b=0.4)" in latex and "Holm" in latex
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
     table = capsys.readouterr().out
     assert r"| grid\[k1=1.2,b=0.75\]" in table and "Δ AP" in table

@@ -1,14 +1,47 @@
-"""transformers-ir: IR pipelines as PyTerrier expressions, evaluated, timed and costed by one runner."""
-from . import encoders
-from .core.cached import cached
-from .data import Dataset, RunFile, TextLoader, load_dataset
-from .dense import Dense, DenseIndex, DenseScorer
-from .experiment import Experiment, ExperimentFrame, ExperimentResult
-from .generative import DSI
-from .rerank import ColBERT, CrossEncoder
-from .sparse import BM25, RM3, SPLADE, LuceneBM25, PisaTextIndex, UniCOIL
+"""transformers-ir: IR pipelines as PyTerrier expressions, evaluated, timed and costed by one runner.
+
+Names are imported on first use, so that ``tir --help`` and ``tir table`` start without loading PyTerrier or torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "encoders": ".encoders", "cached": ".core.cached",
+    "Dataset": ".data", "RunFile": ".data", "TextLoader": ".data", "load_dataset": ".data",
+    "Dense": ".dense", "DenseIndex": ".dense", "DenseScorer": ".dense",
+    "Experiment": ".experiment", "ExperimentFrame": ".experiment", "ExperimentResult": ".experiment",
+    "DSI": ".generative",
+    "ColBERT": ".rerank", "CrossEncoder": ".rerank",
+    "BM25": ".sparse", "RM3": ".sparse", "SPLADE": ".sparse", "LuceneBM25": ".sparse", "PisaTextIndex": ".sparse",
+    "UniCOIL": ".sparse",
+}
+
+if TYPE_CHECKING:
+    from . import encoders
+    from .core.cached import cached
+    from .data import Dataset, RunFile, TextLoader, load_dataset
+    from .dense import Dense, DenseIndex, DenseScorer
+    from .experiment import Experiment, ExperimentFrame, ExperimentResult
+    from .generative import DSI
+    from .rerank import ColBERT, CrossEncoder
+    from .sparse import BM25, RM3, SPLADE, LuceneBM25, PisaTextIndex, UniCOIL
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'transformers_ir' has no attribute {name!r}")
+    module = importlib.import_module(_EXPORTS[name], __name__)
+    value = module if name == "encoders" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
 
 
 def to_yaml(pipelines, name: str = "pipeline") -> str:
@@ -27,5 +60,6 @@ def from_yaml(text: str) -> dict:
 
 
 __all__ = ["BM25", "ColBERT", "CrossEncoder", "DSI", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment",
-           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "RunFile", "SPLADE", "TextLoader",
+           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "RunFile", "SPLADE",
+           "TextLoader",
            "UniCOIL", "cached", "encoders", "from_yaml", "load_dataset", "to_yaml"]

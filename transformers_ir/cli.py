@@ -1,16 +1,18 @@
-"""The ``tir`` command: ``run``, ``eval``, ``table``, ``compare``, ``reproduce``."""
+"""The ``tir`` command: ``run``, ``eval``, ``table``, ``compare``, ``pipelines``, ``reproduce``.
+
+Imports are lazy: ``tir --help`` loads no library, and ``tir table`` / ``tir compare`` load pandas but no model
+library (torch, transformers).
+"""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-import yaml
-
-from .core import TirError
-
 
 def _setting(text: str) -> tuple[str, object]:
+    import yaml
     key, sep, value = text.partition("=")
     if not sep or "." not in key:
         raise argparse.ArgumentTypeError(f"expected STAGE.PARAM=VALUE, got {text!r}")
@@ -20,7 +22,7 @@ def _setting(text: str) -> tuple[str, object]:
 def _run(args: argparse.Namespace) -> int:
     from .runner import run_config
     summary = run_config(args.config, args.output, overrides=dict(args.set or []), only=args.only,
-                         use_cache=not args.no_cache)
+                         use_cache=not args.no_cache, ansi=_ansi())
     if summary.failed:
         print(f"tir run: {len(summary.failed)} pipeline(s) failed: {', '.join(summary.failed)} "
               f"(errors in results.csv; re-run the same command to retry them)", file=sys.stderr)
@@ -55,9 +57,15 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ansi() -> bool:
+    """Bold as ANSI escapes only on a terminal that wants colour (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
 def _table(args: argparse.Namespace) -> int:
     from .experiment.report import render_table
-    print(render_table(args.dir, args.format))
+    print(render_table(args.dir, args.format, ansi=args.format == "text" and _ansi(), columns=args.columns,
+                       width=args.width), end="")
     return 0
 
 
@@ -83,7 +91,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 1 if any(f.status == "FAIL" for f in figures) else 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tir", description="transformers-ir: IR experiments as expressions")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run an experiment config (YAML grid); resumes finished points")
@@ -93,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="override a stage parameter (replaces a grid axis of that name)")
     run.add_argument("--only", action="append", metavar="NAME", help="run only this pipeline or grid point")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the stage cache")
+    run.add_argument("--quiet", "-q", action="store_true",
+                     help="no progress bars (shown by default on a terminal while indexes build or models train)")
     run.set_defaults(fn=_run)
     ev = sub.add_parser("eval", help="evaluate a TREC run file against qrels")
     ev.add_argument("run")
@@ -101,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     ev.set_defaults(fn=_eval)
     table = sub.add_parser("table", help="re-render an output folder's table without re-running")
     table.add_argument("dir")
-    table.add_argument("--format", choices=["latex", "markdown"], default="markdown")
+    table.add_argument("--format", choices=["text", "markdown", "latex"], default="text")
+    table.add_argument("--columns", nargs="+", metavar="COLUMN",
+                       help="metrics and efficiency columns to show, in order (default: the config's table.columns)")
+    table.add_argument("--width", choices=["auto", "column", "page"], help="LaTeX: table (column) or table* (page)")
     table.set_defaults(fn=_table)
     cmp = sub.add_parser("compare", help="compare two output folders")
     cmp.add_argument("dir1")
@@ -116,7 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--output", default="results/reproduce", help="where each config's output folder goes")
     rep.add_argument("--cache", action="store_true", help="read and write the stage-output cache (default: off)")
     rep.set_defaults(fn=_reproduce)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "quiet", False):
+        os.environ["TIR_PROGRESS"] = "0"  # read by every progress bar, also in Ray workers
+    from .core import TirError
     try:
         return args.fn(args)
     except (TirError, FileNotFoundError) as e:

@@ -30,7 +30,7 @@ from .experiment.outputs import write_csv
 from .experiment.plots import write_pareto
 from .experiment.points import file_names, load_point, point_key, remove_stale, save_point
 from .experiment.ray_executor import forwarded_env, ray_map
-from .experiment.report import render_table, write_tables
+from .experiment.report import TableOptionError, render, table_options, write_tables
 from .experiment.significance import CORRECTIONS
 from .registry import stage_registry
 
@@ -42,6 +42,10 @@ class RunSummary:
     failed: dict[str, str] = field(default_factory=dict)
     cache: dict[str, int] = field(default_factory=dict)
     resumed: int = 0
+
+    def _repr_html_(self) -> str:
+        from .experiment.notebook import render_folder
+        return render_folder(self.out_dir)
 
 
 @dataclass
@@ -58,8 +62,10 @@ class _Dataset:
 
 
 def run_config(path: str | Path, output: str | Path | None = None, *, overrides: dict[str, Any] | None = None,
-               only: list[str] | None = None, use_cache: bool = True, echo: Callable[[str], None] = print) -> RunSummary:
-    """Run the grid of the config at ``path`` into ``output`` (or the config's); resume finished points."""
+               only: list[str] | None = None, use_cache: bool = True, echo: Callable[[str], None] = print,
+               ansi: bool = False) -> RunSummary:
+    """Run the grid of the config at ``path`` into ``output`` (or the config's); resume finished points.
+    ``ansi``: print the table's bold as ANSI (for a terminal)."""
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     config, doc = load_config(str(path), overrides)
     registry = stage_registry()
@@ -72,6 +78,7 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
             raise doc.error(("pipelines",), f"--only {only}: no such pipeline or grid point")
     baselines = [b for b in resolve_baselines(config, doc, all_points) if b in {p.name for p in points}]
     metrics = _check_metrics(config, doc)
+    _check_table(config, doc, metrics, all_points)
     _check_significance(config, doc)
     cost = _cost(config, doc)
     datasets = _datasets(config, doc, registry)
@@ -89,7 +96,7 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
         runs_dir = out_dir / "runs" / (d.stem if several else "")
         context = {**config_id, "topics": frame_fingerprint(d.topics), "qrels": frame_fingerprint(d.qrels),
                    "metrics": metrics, "cost": [cost.hardware, cost.usd_per_hour],
-                   "latency": config.latency.model_dump(), "seed": config.seed}
+                   "latency": config.latency.model_dump(), "timing": config.timing.model_dump(), "seed": config.seed}
         keys = {n: point_key(p, context) for n, p in grid.items()}
         finished = {n: r for n in grid if (r := load_point(point_dir / f"{files[n]}.json", keys[n]))}
         resumed += len(finished)
@@ -105,7 +112,7 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
         else:
             results = run_pipelines(todo, d.topics, d.qrels, config.metrics, cache=cache or False,
                                     latency_queries=config.latency.queries, cost=cost, seed=config.seed,
-                                    errors="record", report=lambda _: None)
+                                    errors="record", report=lambda _: None, timing=config.timing.model_dump())
         for result in results:
             if result.run is not None and result.error is None:
                 write_run(result.run, runs_dir / f"{files[result.name]}.trec", name=files[result.name])
@@ -140,20 +147,25 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
         "metrics": metrics, "baselines": [b for b in baselines if b in used_baselines],
         "significance": config.significance.model_dump(), "strict": config.strict,
         "cost": {"hardware": cost.hardware, "usd_per_hour": cost.usd_per_hour},
-        "latency": config.latency.model_dump(), "pareto_metric": config.pareto_metric or metrics[0],
+        "latency": config.latency.model_dump(), "timing": config.timing.model_dump(),
+        "table": config.table.model_dump(exclude_defaults=True), "pareto_metric": config.pareto_metric or metrics[0],
+        "display_names": {p.name: p.display_name for p in points if p.params},
         "datasets": manifest_datasets, "points": [p.name for p in points],
         "files": {p.name: files[p.name] for p in all_points}, "failed": failed,
         "cache": cache.stats() if cache else {"disabled": True}, "resumed_points": resumed,
         "seed": config.seed, **environment(), "started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
-    write_tables(out_dir)
-    write_pareto(out_dir)
-    echo("\n" + render_table(out_dir, "markdown"))
+    text = json.dumps(manifest, indent=2, default=str)
+    atomic_write_text(out_dir / "manifest.json", text)
+    manifest = json.loads(text)  # as the tables read it
+    tables = render(results, manifest, ("latex", "markdown", "text"), manifest.get("table"), ansi)
+    write_tables(out_dir, tables)
+    plots = write_pareto(out_dir, frame=results, manifest=manifest)
+    echo("\n" + tables["text"])
     if cache:
         echo(f"stage cache: {cache.hits} hit(s), {cache.misses} miss(es), {cache.corrupt} corrupted entry(ies) recomputed")
     echo(f"wrote {out_dir}/: results.csv, perquery.csv, stages.csv, indexes.csv, table.md, table.tex, "
-         f"pareto.png, pareto.svg, manifest.json, runs/")
+         + "".join(f"{p.name}, " for p in plots) + "manifest.json, runs/")
     return RunSummary(out_dir, results, failed, cache.stats() if cache else {}, resumed)
 
 
@@ -175,6 +187,20 @@ def _check_significance(config, doc: LocatedYaml) -> None:
     if significance.correction is not None and significance.correction not in CORRECTIONS:
         raise doc.error(("significance", "correction"), f"unknown correction {significance.correction!r}; "
                                                          f"choose from {list(CORRECTIONS)}")
+
+
+def _check_table(config, doc: LocatedYaml, metrics: list[str], points) -> None:
+    """The ``table:`` section names known columns, and pipelines or grid points of this config."""
+    try:
+        table_options(config.table.model_dump(), metrics)
+    except TableOptionError as e:
+        raise doc.error(("table",) + e.key, e.message) from None
+    names = {p.name for p in points}
+    for key, given in (("pipelines", config.table.pipelines or []), ("names", list(config.table.names))):
+        for i, name in enumerate(given):
+            if name not in names:
+                raise doc.error(("table", key, i if key == "pipelines" else name),
+                                f"no pipeline or grid point {name!r} ({', '.join(sorted(names))})")
 
 
 def _cost(config, doc: LocatedYaml):
@@ -239,7 +265,8 @@ def _run_point(path: str, overrides: dict | None, dataset_index: int, point_name
     d = _datasets(config, doc, stage_registry())[dataset_index]
     return next(run_pipelines({point_name: d.factory.pipeline(point)}, d.topics, d.qrels, config.metrics,
                               cache=StageCache() if use_cache else False, latency_queries=config.latency.queries,
-                              cost=_cost(config, doc), seed=config.seed, errors="record", report=lambda _: None))
+                              cost=_cost(config, doc), seed=config.seed, errors="record", report=lambda _: None,
+                              timing=config.timing.model_dump()))
 
 
 # --- outputs ---------------------------------------------------------------------------------------------------

@@ -26,6 +26,13 @@ class GridPoint:
     expression: str
     params: tuple[tuple[str, Any], ...]  # (("bm25.k1", 0.6), ...)
 
+    @property
+    def display_name(self) -> str:
+        """How tables show it: ``BM25 (k1=0.6, b=0.4)``."""
+        if not self.params:
+            return self.name
+        return f"{self.pipeline} ({', '.join(f'{a.partition(chr(46))[2]}={_format(v)}' for a, v in self.params)})"
+
 
 def check_axes(config: RunConfig, doc: LocatedYaml, registry: Mapping[str, type]) -> None:
     """Each axis names an existing stage and a parameter its class takes, with a non-empty list of values."""

@@ -11,6 +11,7 @@ that file and line.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from .yamlmap import ConfigError, LocatedYaml
@@ -21,9 +22,11 @@ PIPELINES_PATH_VAR = "TIR_PIPELINES_PATH"
 
 
 def recipe_folders() -> list[Path]:
-    """Where bare recipe names are looked up: ``$TIR_PIPELINES_PATH`` folders, then the project's ``pipelines/``."""
+    """Where bare recipe names are looked up: ``$TIR_PIPELINES_PATH`` folders, then the project's ``pipelines/``
+    (a source checkout), then where an installed package put them (``<prefix>/share/transformers-ir/pipelines``)."""
     extra = [Path(p) for p in os.environ.get(PIPELINES_PATH_VAR, "").split(os.pathsep) if p]
-    return extra + [Path(__file__).resolve().parents[2] / "pipelines"]
+    return extra + [Path(__file__).resolve().parents[2] / "pipelines",
+                    Path(sys.prefix) / "share" / "transformers-ir" / "pipelines"]
 
 
 def recipe_path(name: str, including: Path) -> Path | None:

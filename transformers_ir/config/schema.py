@@ -27,7 +27,27 @@ class Latency(BaseModel):
     queries: int = Field(50, ge=0)
 
 
-RAY_ENV = ("TIR_DATA_PATH", "TIR_CACHE_DIR", "TIR_TORCH_THREADS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+class Timing(BaseModel):
+    """Each computed stage runs ``warmup`` untimed and ``repeats`` timed times (batch runs and the latency sample)."""
+    model_config = ConfigDict(extra="forbid")
+    repeats: int = Field(3, ge=1)
+    warmup: int = Field(1, ge=0)
+
+
+class Table(BaseModel):
+    """What table.tex / table.md / the printed table show (see ``transformers_ir.experiment.report``)."""
+    model_config = ConfigDict(extra="forbid")
+    columns: Optional[list[str]] = None
+    digits: dict[str, int] = Field(default_factory=dict)
+    names: dict[str, str] = Field(default_factory=dict)
+    pipelines: Optional[list[str]] = None
+    width: Literal["auto", "column", "page"] = "auto"
+    caption: Optional[str] = None
+    label: Optional[str] = None
+
+
+RAY_ENV = ("TIR_DATA_PATH", "TIR_CACHE_DIR", "TIR_TORCH_THREADS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
+           "TIR_PROGRESS")
 
 
 class Reproduce(BaseModel):
@@ -62,6 +82,8 @@ class RunConfig(BaseModel):
     significance: Significance = Field(default_factory=Significance)
     cost: Union[str, CostSpec, None] = None
     latency: Latency = Field(default_factory=Latency)
+    timing: Timing = Field(default_factory=Timing)
+    table: Table = Field(default_factory=Table)
     executor: Literal["local", "ray"] = "local"
     ray_address: Optional[str] = None
     ray_env: list[str] = Field(default_factory=lambda: list(RAY_ENV))

@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..core.retriever import results_frame, retriever_outputs, top_k, with_num_results, without_results
+from ..core.retriever import first_depth, results_frame, retriever_outputs, top_k, with_num_results, without_results
 from ..core.stage import Count
 from ..data import DatasetLike
 from ..encoders import BUNDLED_MINILM_NAME
@@ -51,13 +51,25 @@ class Dense(DenseStageBase):
         index = self.index
         faiss_index = index.faiss(self.index_type)
         vectors = self._encode_queries(topics["query"])
+        k, first = self.num_results, min(first_depth(self.num_results), faiss_index.ntotal)
+        scores, ids = faiss_index.search(vectors, first)
+        head = scores[:, :k + 1]
+        if (ids[:, :k] >= 0).all() and (np.diff(head, axis=1) < 0).all():
+            # scores strictly decreasing down to rank k + 1: no tie decides which documents are the top k or in
+            # which order, so they are FAISS's first k, as top_k would order them (without its frame work)
+            cut = min(k, ids.shape[1])
+            return results_frame(topics, np.repeat(np.arange(len(topics)), cut), index.docnos()[ids[:, :cut].ravel()],
+                                 scores[:, :cut].ravel(), np.tile(np.arange(cut), len(topics)), columns)
 
         def search(queries: pd.DataFrame, depth: int) -> pd.DataFrame:
-            k = min(depth, faiss_index.ntotal)
-            rows = pd.Index(topics["qid"]).get_indexer(queries["qid"])
-            scores, ids = faiss_index.search(vectors[rows], k)
-            found = ids >= 0  # approximate indexes may return fewer than k
+            if queries is topics and depth == first:
+                found_scores, found_ids = scores, ids  # the search above
+            else:
+                rows = pd.Index(topics["qid"]).get_indexer(queries["qid"])
+                found_scores, found_ids = faiss_index.search(vectors[rows], min(depth, faiss_index.ntotal))
+            found = found_ids >= 0  # approximate indexes may return fewer than k
             return results_frame(queries, np.repeat(np.arange(len(queries)), found.sum(axis=1)),
-                                 index.docnos()[ids[found]], scores[found], (np.cumsum(found, axis=1) - 1)[found],
-                                 columns)
-        return top_k(search, topics, self.num_results)[columns]
+                                 index.docnos()[found_ids[found]], found_scores[found],
+                                 (np.cumsum(found, axis=1) - 1)[found], columns)
+        results = top_k(search, topics, k)
+        return results if list(results.columns) == columns else results[columns]

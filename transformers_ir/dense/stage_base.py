@@ -27,6 +27,7 @@ class DenseStageBase(Stage):
         self.encoder = TextEncoder(model, batch_size=batch_size, max_length=max_length, bf16=bf16, device=device)
         self._index = index if isinstance(index, DenseIndex) or index is None else DenseIndex(index)
         self._derived_index: DenseIndex | None = None
+        self._prepared = False
 
     @property
     def index(self) -> DenseIndex:
@@ -42,7 +43,9 @@ class DenseStageBase(Stage):
         return {"model": model_identity(self.model)["weights_sha256"] or str(self.model)}
 
     def prepare(self) -> "DenseStageBase":
-        """Build the index if needed (encoding the corpus) and check it was built with this model."""
+        """Build the index if needed (encoding the corpus) and check it was built with this model (once)."""
+        if self._prepared:
+            return self
         index = self.index
         if not all(index.built(t) for t in (None, *self.index_types)):
             if self.dataset is None:
@@ -51,6 +54,7 @@ class DenseStageBase(Stage):
         if not same_model(index.manifest["model"], self.encoder.identity()):
             raise ValueError(f"{self}: index {index.path} was built with model {index.manifest['model']}, "
                              f"not {self.encoder.identity()}")
+        self._prepared = True
         return self
 
     def _encode_queries(self, queries) -> np.ndarray:

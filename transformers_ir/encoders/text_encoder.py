@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..core.progress import show_progress as show_progress_bar
 from .batching import autocast, length_batches, progress, token_lengths, warn_truncated
 from .device import choose_device
 from .models import BUNDLED_MINILM_NAME, load_sentence_transformer, model_identity
@@ -20,7 +21,7 @@ class TextEncoder:
     """
 
     def __init__(self, model: str | Path = BUNDLED_MINILM_NAME, *, batch_size: int = 32, max_length: int | None = None,
-                 bf16: bool = False, device: str | None = None, show_progress: bool = True):
+                 bf16: bool = False, device: str | None = None, show_progress: bool | None = None):
         self.model_name = str(model)
         self.batch_size, self.max_length, self.bf16 = int(batch_size), max_length, bool(bf16)
         self.device, self.show_progress = device, show_progress
@@ -51,11 +52,16 @@ class TextEncoder:
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
         if not texts:
             return out
-        lengths = token_lengths(model.tokenizer, texts)
-        warn_truncated(repr(self), lengths, model.max_seq_length)
+        if len(texts) == 1 and len(texts[0].encode()) + 8 <= (model.max_seq_length or 0):
+            batches = [np.zeros(1, dtype=np.int64)]  # one text too short to be truncated (a token spans >= 1 byte)
+        else:
+            lengths = token_lengths(model.tokenizer, texts)
+            warn_truncated(repr(self), lengths, model.max_seq_length)
+            batches = length_batches(lengths, self.batch_size)
+        enabled = (show_progress_bar(self.show_progress) if show_progress is None
+                   else show_progress and show_progress_bar(True))
         with autocast(model.device.type, self.bf16):
-            for idx in progress(length_batches(lengths, self.batch_size), desc,
-                                self.show_progress if show_progress is None else show_progress):
+            for idx in progress(batches, desc, enabled) if len(batches) > 1 else batches:
                 vectors = model.encode([texts[i] for i in idx], batch_size=len(idx), convert_to_tensor=True,
                                        show_progress_bar=False)
                 out[idx] = vectors.float().cpu().numpy()

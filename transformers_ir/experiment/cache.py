@@ -1,9 +1,9 @@
 """The persistent stage cache: each stage output stored as parquet under (stage, input) fingerprints.
 
 Files are written atomically; a sidecar JSON holds the parquet's sha256 (checked on every read), the
-time the stage took when it was computed, and what it was. A corrupted entry is dropped and recomputed.
-Columns of dicts (``query_toks``) are stored as JSON text: parquet would turn them into structs over the union
-of all keys, giving every row the others' keys.
+seconds of each timed run and the memory measured when the stage was computed, and what it was. A corrupted entry
+is dropped and recomputed. Columns of dicts (``query_toks``) are stored as JSON text: parquet would turn them into
+structs over the union of all keys, giving every row the others' keys.
 """
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ def _dict_columns(frame: pd.DataFrame) -> list[str]:
 @dataclass
 class CacheEntry:
     frame: pd.DataFrame
-    seconds: float
+    times: tuple[float, ...]  # seconds of each timed run when it was computed
     columns: list[str]  # of the full output (columns that were not stored are re-added by the caller)
+    measured: dict = field(default_factory=dict)  # peak_rss_mb, rss_added_mb, gpu_peak_mb
 
 
 @dataclass
@@ -63,9 +64,11 @@ class StageCache:
             self.misses += 1
             return None
         self.hits += 1
-        return CacheEntry(frame, float(info["seconds"]), info.get("columns") or list(frame.columns))
+        times = tuple(float(t) for t in info.get("times") or [info["seconds"]])
+        return CacheEntry(frame, times, info.get("columns") or list(frame.columns), info.get("measured") or {})
 
-    def put(self, key: str, frame: pd.DataFrame, seconds: float, stage: str, columns: list[str] | None = None) -> None:
+    def put(self, key: str, frame: pd.DataFrame, times: "tuple[float, ...] | float", stage: str,
+            columns: list[str] | None = None, measured: dict | None = None) -> None:
         data, meta = self._paths(key)
         as_json = _dict_columns(frame)
         stored = frame.assign(**{c: [json.dumps(v) for v in frame[c]] for c in as_json})
@@ -75,7 +78,9 @@ class StageCache:
         except Exception as e:  # a frame parquet cannot hold (e.g. object columns of mixed types): just don't cache
             warnings.warn(f"stage output of {stage} not cached: {e}")
             return
-        atomic_write_text(meta, json.dumps({"sha256": file_sha256(data), "seconds": seconds, "stage": stage,
+        times = [float(times)] if isinstance(times, (int, float)) else [float(t) for t in times]
+        atomic_write_text(meta, json.dumps({"sha256": file_sha256(data), "times": times, "stage": stage,
+                                            "measured": measured or {},
                                             "rows": len(frame), "columns": columns or list(frame.columns),
                                             "json_columns": as_json, "pid": os.getpid()}))
 

@@ -19,9 +19,9 @@ class Cost:
     def usd(self, seconds: float) -> float:
         return seconds / 3600 * self.usd_per_hour
 
-    def per_1k_queries(self, seconds: float, queries: int) -> float:
-        """Dollars for 1,000 queries, given ``seconds`` spent on ``queries`` queries."""
-        return self.usd(1000 * seconds / queries) if queries else float("nan")
+    def per_1m_queries(self, seconds: float, queries: int) -> float:
+        """Dollars for 1,000,000 queries, given ``seconds`` spent on ``queries`` queries."""
+        return self.usd(1e6 * seconds / queries) if queries else float("nan")
 
 
 def resolve_cost(spec: "str | dict | Cost | None") -> Cost:

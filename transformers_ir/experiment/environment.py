@@ -1,17 +1,19 @@
-"""What a run records about where it ran: package versions, git commit, Python, CPU and GPU."""
+"""What a run records about where it ran: package versions, git commit, Python, platform and hardware."""
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
-import sys
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+
+from .timing import hardware
 
 PACKAGES = ("transformers-ir", "pyterrier", "pyterrier-pisa", "ir-measures", "ir-datasets", "pandas", "numpy",
             "torch", "sentence-transformers", "transformers", "faiss-cpu")
 
 
+@lru_cache(maxsize=1)
 def versions() -> dict[str, str]:
     out = {}
     for name in PACKAGES:
@@ -30,22 +32,7 @@ def git_commit() -> str | None:
         return None
 
 
-def cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def gpu() -> str | None:
-    torch = sys.modules.get("torch")
-    return torch.cuda.get_device_name(0) if torch is not None and torch.cuda.is_available() else None
-
-
 def environment() -> dict:
-    """Everything above, as the manifest records it."""
-    return {"git_commit": git_commit(), "packages": versions(), "python": platform.python_version(),
-            "platform": platform.platform(), "cpu": cpu(), "cpu_count": os.cpu_count(), "gpu": gpu()}
+    """Everything above, as the manifest records it (``hardware``: CPU model, cores, torch threads, BLAS, GPU)."""
+    return {"git_commit": git_commit(), "packages": dict(versions()), "python": platform.python_version(),
+            "platform": platform.platform(), "hardware": hardware()}

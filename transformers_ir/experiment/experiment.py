@@ -3,7 +3,6 @@ stage and costed; :func:`run_pipelines` / :func:`assemble` as the ``tir run`` ru
 pipeline, several baselines), and what ``tir.Experiment`` (``pt_experiment.py``) shares with it."""
 from __future__ import annotations
 
-import html
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping, Sequence
@@ -20,9 +19,14 @@ from .coverage import check_coverage, coverage
 from .execution import StageRecord, batch1_latency, check_columns, execute, prepare, quiet_pyterrier, stage_chain
 from .measures import parse_measures, perquery_values
 from .significance import add_significance
+from .timing import TimingPlan, resolve_timing, spread
 
 System = "pt.Transformer | pd.DataFrame"
 PERCENTILES = (50, 95, 99)
+LATENCY_QUERIES = 10  # the batch-1 latency sample of tir.Experiment, by default
+LATENCY_COLUMNS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_p50_ms_min", "latency_p50_ms_max")
+THROUGHPUT_COLUMNS = ("mrt_ms", "mrt_ms_min", "mrt_ms_max", "qps", "qps_min", "qps_max", "usd_per_1m_queries",
+                      "usd_per_1m_queries_min", "usd_per_1m_queries_max")
 RUN_COLUMNS = ("qid", "docno", "score", "rank")  # what is kept of each run (not document text)
 
 
@@ -49,6 +53,7 @@ class ExperimentResult:
     metrics: list[str]
     baselines: list[str] = field(default_factory=list)
     cache: dict[str, int] = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)  # as in manifest.json: significance, cost, timing, latency, hardware
 
     @property
     def errors(self) -> dict[str, str]:
@@ -58,23 +63,15 @@ class ExperimentResult:
         return dict(zip(failed["name"], failed["error"]))
 
     def _repr_html_(self) -> str:
-        return render_html(self.results, self.stages)
+        from .notebook import render_html
+        return render_html(self.results, self.stages, self.metrics, self.baselines, self.meta)
 
-
-def render_html(table: pd.DataFrame, stages: pd.DataFrame) -> str:
-    """An experiment in a notebook: ``table``, then per pipeline a bar of its stages' times (lighter: cached)."""
-    bars = []
-    for name, group in stages.groupby("name", sort=False) if len(stages) else ():
-        total = group["seconds"].sum() or 1.0
-        cells = "".join(
-            f'<div title="{html.escape(s)}: {t * 1000:.1f} ms{" (cached)" if c else ""}" '
-            f'style="display:inline-block;height:12px;width:{max(1.0, 300 * t / total):.0f}px;'
-            f'background:hsl({(60 * i) % 360},60%,{75 if c else 55}%)"></div>'
-            for i, (s, t, c) in enumerate(zip(group["stage"], group["seconds"], group["cached"])))
-        bars.append(f"<tr><td>{html.escape(str(name))}</td><td>{cells}</td><td>{total * 1000:.1f} ms</td></tr>")
-    return (table.to_html(index=False, float_format=lambda v: f"{v:.4f}", max_rows=pd.get_option("display.max_rows"))
-            + "<table><tr><th>pipeline</th><th>time per stage (lighter: cached)</th><th>total</th></tr>"
-            + "".join(bars) + "</table>")
+    def table(self, fmt: str = "markdown", **options) -> str:
+        """The paper table of these results (``fmt``: ``latex``, ``markdown`` or ``text``); ``options`` as the
+        config's ``table:`` section (``columns``, ``digits``, ``names``, ``pipelines``, ``width``, ...)."""
+        from .report import render
+        return render(self.results.assign(dataset=""), {**self.meta, "metrics": self.metrics,
+                                                         "baselines": self.baselines}, fmt, options)
 
 
 def _names(pipelines, names) -> tuple[list[str], list]:
@@ -95,10 +92,28 @@ def warn(message: str) -> None:
     warnings.warn(message, stacklevel=3)
 
 
-def _percentiles(seconds: np.ndarray) -> dict[str, float]:
-    if not len(seconds):
-        return {f"latency_p{p}_ms": float("nan") for p in PERCENTILES}
-    return {f"latency_p{p}_ms": float(np.percentile(seconds, p) * 1000) for p in PERCENTILES}
+def latency_figures(seconds: np.ndarray) -> dict[str, float]:
+    """Batch-1 latency percentiles (ms) from ``seconds`` of shape (repeats, queries): each percentile is the
+    median over the repeats of that repeat's percentile over the queries; p50 also with its min and max."""
+    if not seconds.size:
+        return {c: np.nan for c in LATENCY_COLUMNS}
+    per_repeat = {p: np.percentile(seconds, p, axis=1) * 1000 for p in PERCENTILES}
+    out = {f"latency_p{p}_ms": float(np.median(v)) for p, v in per_repeat.items()}
+    return {**out, "latency_p50_ms_min": float(per_repeat[50].min()), "latency_p50_ms_max": float(per_repeat[50].max())}
+
+
+def throughput_figures(records: Sequence[StageRecord], queries: int, cost: Cost) -> dict[str, float]:
+    """A pipeline's batch figures from its stages' timed runs: the sum of the stages' median seconds, and as its
+    spread the sum of their minima to the sum of their maxima; as mean response time, QPS and $ per 1M queries."""
+    if not records or not queries:
+        return {c: np.nan for c in THROUGHPUT_COLUMNS}
+    med, low, high = (sum(spread(r.times)[i] for r in records) for i in range(3))
+    return {"mrt_ms": 1000 * med / queries, "mrt_ms_min": 1000 * low / queries, "mrt_ms_max": 1000 * high / queries,
+            "qps": queries / med if med else np.nan, "qps_min": queries / high if high else np.nan,
+            "qps_max": queries / low if low else np.nan,
+            "usd_per_1m_queries": cost.per_1m_queries(med, queries),
+            "usd_per_1m_queries_min": cost.per_1m_queries(low, queries),
+            "usd_per_1m_queries_max": cost.per_1m_queries(high, queries)}
 
 
 def prepared_chains(names: Sequence[str], systems: Sequence, topics: pd.DataFrame, check: bool = True,
@@ -141,43 +156,47 @@ def latency_sample(topics: pd.DataFrame, latency_queries: int, seed: int) -> pd.
 
 
 def pipeline_figures(name: str, records: list[StageRecord], chain: list[pt.Transformer], sample: pd.DataFrame,
-                     cost: Cost, topics: int) -> tuple[dict, list[dict]]:
-    """A pipeline's efficiency figures (mean response time, latency percentiles on ``sample``, QPS, $, peak RSS,
-    cached stages) and one row per stage; NaN for a precomputed run (no ``records``)."""
-    seconds = sum(r.seconds for r in records)
-    latency = batch1_latency(chain, sample) if records and len(sample) else np.zeros((0, len(records)))
+                     cost: Cost, topics: int, timing: TimingPlan = TimingPlan()) -> tuple[dict, list[dict]]:
+    """A pipeline's efficiency figures (batch: mean response time, QPS, $ per 1M queries, each with its min–max
+    over the timed repeats; batch 1: latency percentiles on ``sample``; peak RSS, index size, cached stages) and one
+    row per stage; NaN for a precomputed run (no ``records``)."""
+    latency = (batch1_latency(chain, sample, timing) if records and len(sample)
+               else np.zeros((0, 0, len(records))))
+    end_to_end = latency.sum(axis=2)
     row = {
-        "mrt_ms": 1000 * seconds / topics if records else np.nan,
-        **_percentiles(latency.sum(axis=1)),
-        "qps": topics / seconds if seconds else np.nan,
-        "usd_per_1k_queries": cost.per_1k_queries(seconds, topics) if records else np.nan,
-        "usd_per_1k_queries_latency": cost.per_1k_queries(latency.sum(), len(sample)) if len(sample) else np.nan,
+        **throughput_figures(records, topics, cost),
+        **latency_figures(end_to_end),
+        "usd_per_1m_queries_batch1": (cost.per_1m_queries(float(np.median(end_to_end.mean(axis=1))), 1)
+                                      if end_to_end.size else np.nan),
         "peak_rss_mb": max((r.peak_rss_mb for r in records), default=np.nan),
+        "index_mb": float(np.nansum([r.index_mb for r in records])) if records else np.nan,
         "cached_stages": sum(r.cached for r in records),
     }
-    stages = [{"name": name, **vars(r), **_percentiles(latency[:, r.position]),
-               "qps": topics / r.seconds if r.seconds else np.nan} for r in records]
+    stages = [{"name": name, **r.row(), **latency_figures(latency[:, :, r.position]),
+               "qps": topics / spread(r.times)[0] if spread(r.times)[0] else np.nan} for r in records]
     return row, stages
 
 
 def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: pd.DataFrame, qrels: pd.DataFrame,
                   metrics: Sequence[str], names: Sequence[str] | None = None, cache: "bool | StageCache" = True,
-                  latency_queries: int = 0, cost: "Cost | str | dict | None" = None, seed: int = 42,
-                  errors: str = "raise", strict: bool = False,
-                  report: Callable[[str], None] = warn) -> Iterator[PipelineResult]:
+                  latency_queries: int = LATENCY_QUERIES, cost: "Cost | str | dict | None" = None, seed: int = 42,
+                  errors: str = "raise", strict: bool = False, report: Callable[[str], None] = warn,
+                  timing: "TimingPlan | dict | None" = None) -> Iterator[PipelineResult]:
     """Run and evaluate each pipeline, yielding each one's result as soon as it is done.
 
     Every pipeline is checked (columns, metrics) before any runs; indexes and models are prepared before
     timing starts; pipelines sharing a prefix run it once; stage outputs are cached on disk unless
-    ``cache=False``. ``latency_queries`` queries (a seeded sample) are re-run one at a time for latency
-    percentiles. ``errors="record"`` yields a failed pipeline with its error instead of raising.
+    ``cache=False``. Each computed stage runs ``timing.warmup`` untimed and ``timing.repeats`` timed times
+    (default 1 and 3) on the whole batch; ``latency_queries`` queries (a seeded sample) are then run one at a
+    time, in as many untimed and timed passes, for batch-1 latency. ``errors="record"`` yields a failed
+    pipeline with its error instead of raising.
     Topics, qrels and runs given as frames are checked (string ids, integer labels, runnable queries); topics
     without qrels and qrels without topics are reported through ``report`` (default: a warning), or are an error
     when ``strict``.
     """
     names, systems = _names(pipelines, names)
     measures = parse_measures(metrics)
-    cost = resolve_cost(cost)
+    cost, timing = resolve_cost(cost), resolve_timing(timing)
     topics, qrels = checked_inputs(topics, qrels, strict, report)
     qrels = qrels.merge(topics[["qid"]])
     systems = [checked_run(s, f"run {n!r}") if isinstance(s, pd.DataFrame) else s for n, s in zip(names, systems)]
@@ -199,7 +218,7 @@ def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: 
             return PipelineResult(name, {**row, "error": message}, {}, [], None, message)
         values = pd.DataFrame.from_dict(per_query, orient="index")
         row.update({m: float(values[m].mean()) for m in measures})
-        figures, stages = pipeline_figures(name, records, chains.get(name, []), sample, cost, len(topics))
+        figures, stages = pipeline_figures(name, records, chains.get(name, []), sample, cost, len(topics), timing)
         return PipelineResult(name, {**row, **figures}, per_query, stages,
                               run[[c for c in RUN_COLUMNS if c in run.columns]])
 
@@ -208,7 +227,7 @@ def run_pipelines(pipelines: "Sequence[System] | Mapping[str, System]", topics: 
             yield evaluate(name, system, [], None)
     for name, error in unprepared.items():
         yield evaluate(name, None, [], error)
-    for finished in execute(chains, topics, store):
+    for finished in execute(chains, topics, store, timing):
         yield evaluate(*finished)
 
 

@@ -24,14 +24,18 @@ class ExperimentInfo:
     alpha: float = 0.05
     cost: Cost = field(default_factory=Cost)
     cache: dict[str, int] = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)
+    latency_queries: int = 0
+    hardware: dict = field(default_factory=dict)
 
 
 class ExperimentFrame(pd.DataFrame):
     """``pt.Experiment``'s frame (same columns, same values) plus our figures as extra columns (``mrt_ms``,
-    ``qps``, ``usd_per_1k_queries``, ``peak_rss_mb``, latency percentiles when sampled, ...), with
-    ``.stages`` (per-stage times), ``.runs`` (each pipeline's results), ``.perquery`` (pt's per-query frame),
-    ``.to_latex()`` (a paper table), ``.pareto()`` (effectiveness against latency and cost) and a notebook view
-    with per-stage time bars. Filtering, sorting or selecting keeps all of these."""
+    ``qps``, ``usd_per_1m_queries`` with their spreads, ``peak_rss_mb``, latency percentiles when sampled, ...),
+    with ``.stages`` (per-stage times), ``.runs`` (each pipeline's results), ``.perquery`` (pt's per-query frame),
+    ``.to_latex()`` / ``.table(fmt, **options)`` (the paper table), ``.pareto()`` (an SVG of effectiveness against
+    latency and cost) and a notebook view (``notebook.render_html``). Filtering, sorting or selecting keeps all of
+    these."""
 
     _metadata = ["_tir"]
     _tir: ExperimentInfo | None = None
@@ -72,65 +76,69 @@ class ExperimentFrame(pd.DataFrame):
         averages = self._info().averages
         return pd.DataFrame(self if averages is None or "measure" not in self.columns else averages)
 
-    def _report(self) -> tuple[pd.DataFrame, dict, list]:
-        """This table, a manifest in the form of the runner's ``results.csv`` / ``manifest.json`` (one baseline), and
-        the efficiency columns: latency p50 when sampled, else the mean response time."""
+    def _report(self) -> tuple[pd.DataFrame, dict]:
+        """This table and a manifest in the form of the runner's ``results.csv`` / ``manifest.json`` (one baseline):
+        pt's ``M reject`` / ``M p-value`` / ``M p-value corrected`` / ``M +`` / ``M -`` as ``M significant vs B``,
+        ``M p_value vs B``, ``M p_corrected vs B``, ``M + vs B``, ``M - vs B``."""
         info = self._info()
         frame = pd.DataFrame(self.results).copy()
+        metrics = [m for m in info.metrics if m in frame]  # a selection of columns may have left some out
         baselines = [info.baseline] if info.baseline is not None and info.baseline in set(frame["name"]) else []
         for base in baselines:
-            for m in info.metrics:
-                reject = frame.get(f"{m} reject")
-                significant = reject.astype(bool) if reject is not None else frame[f"{m} p-value"] < info.alpha
-                frame[f"{m} significant vs {base}"] = significant & (frame["name"] != base)
+            other = frame["name"] != base
+            for m in metrics:
+                if f"{m} reject" in frame:
+                    significant = frame[f"{m} reject"].astype(bool)
+                elif f"{m} p-value" in frame:
+                    significant = frame[f"{m} p-value"] < info.alpha
+                else:
+                    continue
+                frame[f"{m} significant vs {base}"] = significant & other
+                for theirs, ours in (("p-value", "p_value"), ("p-value corrected", "p_corrected"), ("+", "+"),
+                                     ("-", "-")):
+                    if f"{m} {theirs}" in frame:
+                        frame[f"{m} {ours} vs {base}"] = frame[f"{m} {theirs}"].where(other)
         test = info.test if isinstance(info.test, str) else getattr(info.test, "__name__", "custom test")
-        manifest = {"metrics": info.metrics, "baselines": baselines,
+        manifest = {"metrics": metrics, "baselines": baselines,
                     "significance": {"test": test, "correction": info.correction, "alpha": info.alpha},
-                    "cost": {"hardware": info.cost.hardware, "usd_per_hour": info.cost.usd_per_hour}}
-        from .report import EFFICIENCY
-        efficiency = EFFICIENCY if self._latency_sampled() else \
-            [("mrt_ms", "Mean latency (ms)", False, 2)] + [e for e in EFFICIENCY if e[0] != "latency_p50_ms"]
-        return frame, manifest, efficiency
+                    "cost": {"hardware": info.cost.hardware, "usd_per_hour": info.cost.usd_per_hour},
+                    "timing": info.timing, "latency": {"queries": info.latency_queries}, "hardware": info.hardware}
+        return frame.assign(dataset=""), manifest
 
-    def _latency_sampled(self) -> bool:
-        frame = self.results
-        return "latency_p50_ms" in frame and bool(frame["latency_p50_ms"].notna().any())
+    def table(self, fmt: str = "latex", **options) -> str:
+        """The paper table of this experiment, as ``tir table`` writes it (``fmt``: ``latex``, ``markdown`` or
+        ``text``); ``options`` as a config's ``table:`` section (``columns``, ``digits``, ``names``, ``pipelines``,
+        ``width``, ``caption``, ``label``)."""
+        from .report import render
+        frame, manifest = self._report()
+        return render(frame, manifest, fmt, options)
 
     def to_latex(self, *args, **kwargs) -> str:
-        """A paper table (booktabs; best per column in bold; a dagger where the corrected test says a value differs
-        from the baseline; latency, QPS and $ columns), as ``tir table`` writes. With arguments: pandas'
-        ``to_latex``."""
+        """The paper table (booktabs, ▲/▼ against the baseline, best per column in bold, latency, QPS and $), as
+        ``tir table`` writes; :meth:`table` takes options. With arguments: pandas' ``to_latex``."""
         if args or kwargs:
             return super().to_latex(*args, **kwargs)
-        from .report import render_frame
-        frame, manifest, efficiency = self._report()
-        return render_frame(frame, manifest, "latex", efficiency)
+        return self.table("latex")
 
     def to_markdown(self, *args, **kwargs) -> str:
         """The same table as :meth:`to_latex`, in Markdown. With arguments: pandas' ``to_markdown``."""
         if args or kwargs:
             return super().to_markdown(*args, **kwargs)
-        from .report import render_frame
-        frame, manifest, efficiency = self._report()
-        return render_frame(frame, manifest, "markdown", efficiency)
+        return self.table("markdown")
 
     def pareto(self, metric: str | None = None):
-        """A matplotlib figure: ``metric`` (default: the first) against latency (p50 when sampled, else the mean
-        response time) and against $ per 1k queries, Pareto frontier drawn."""
-        from .plots import draw_pareto, notebook_figure
-        info = self._info()
-        frame = self.results
-        metric = metric or info.metrics[0]
-        latency = ("latency_p50_ms", "Latency p50 (ms)") if self._latency_sampled() else ("mrt_ms", "Mean latency (ms)")
-        panels = [latency, ("usd_per_1k_queries", "$ per 1k queries")]
-        fig = notebook_figure(figsize=(11, 4), layout="constrained")
-        for ax, (column, label) in zip(fig.subplots(1, 2), panels):
-            draw_pareto(ax, frame, column, label, metric)
-            ax.set_title(f"{metric} vs {label}", fontsize=9, parse_math=False)
-        return fig
+        """An SVG figure (shown by notebooks; ``.save(path)``): ``metric`` (default: the first) against batch-1
+        latency and against $ per 1M queries, with spreads and the Pareto frontier."""
+        from .plots import SVGFigure, pareto_svg
+        frame, manifest = self._report()
+        return SVGFigure(pareto_svg(frame, manifest, metric or self._info().metrics[0]))
 
     def _repr_html_(self) -> str | None:
         if self._tir is None:
             return super()._repr_html_()
-        from .experiment import render_html
-        return render_html(pd.DataFrame(self), self.stages)
+        from .notebook import render_html, render_selection
+        averages = self._info().averages
+        if averages is not None and list(self.columns) != list(averages.columns):  # columns the user selected
+            return render_selection(pd.DataFrame(self), self.stages)
+        frame, manifest = self._report()
+        return render_html(frame, self.stages, manifest["metrics"], manifest["baselines"], manifest)

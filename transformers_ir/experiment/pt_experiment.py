@@ -13,12 +13,13 @@ from ..data.frames import checked_run
 from .cache import StageCache
 from .cost import Cost, resolve_cost
 from .execution import execute_in_batches, quiet_pyterrier
-from .experiment import (RUN_COLUMNS, System, checked_inputs, latency_sample, pipeline_figures, prepared_chains,
-                         warn)
+from .experiment import (LATENCY_QUERIES, RUN_COLUMNS, System, checked_inputs, latency_sample, pipeline_figures,
+                         prepared_chains, warn)
 from .frame import ExperimentFrame, ExperimentInfo
 from .measures import parse_measures, perquery_values
 from .saved_runs import SavedRuns
 from .significance import test_function
+from .timing import TimingPlan, hardware, resolve_timing, spread
 
 if TYPE_CHECKING:
     import ir_measures
@@ -87,11 +88,12 @@ def Experiment(
         *,
         metrics: "Sequence[str] | None" = None,
         cache: "bool | StageCache" = True,
-        latency_queries: int = 0,
+        latency_queries: int = LATENCY_QUERIES,
         cost: "Cost | str | dict | None" = None,
         seed: int = 42,
         on_run: Callable[[str, pd.DataFrame], None] | None = None,
-        strict: bool = False):
+        strict: bool = False,
+        timing: "TimingPlan | dict | None" = None):
     """``pt.Experiment`` with the same arguments, meanings and results, run by our engine and measured.
 
     Returns what ``pt.Experiment`` returns — the averages frame (a pandas Styler when ``highlight``), the per-query
@@ -102,8 +104,10 @@ def Experiment(
     ``test="permutation"``; ``baseline`` may be a name with a list of systems and ``names=``, and may come with
     ``perquery='both'`` (significance in the averages); ``save_dir`` works with either ``plan`` (pipelines always
     share common prefixes here). Ours only: ``cache`` (the persistent stage
-    cache, or ``False``), ``latency_queries`` (that many queries, a ``seed``-ed sample, re-run one at a time for
-    latency percentiles), ``cost`` (a hardware price, for $ per 1k queries), ``on_run(name, results)``, ``strict``.
+    cache, or ``False``), ``latency_queries`` (that many queries, 10 by default, a ``seed``-ed sample, re-run one at
+    a time for latency percentiles), ``timing`` (each stage run ``warmup`` times untimed, then ``repeats`` times timed;
+    ``{"repeats": 3, "warmup": 1}`` by default), ``cost`` (a hardware price, for $ per 1M queries),
+    ``on_run(name, results)``, ``strict``.
     Topics, qrels and runs given as frames are checked (string ids, integer labels, runnable queries, finite scores);
     topics without qrels and qrels without topics are warned about — or are an error when ``strict``.
     """
@@ -163,7 +167,7 @@ def Experiment(
     position = {k: i for i, k in enumerate(keys)}
     chains, _ = prepared_chains(keys, systems, topics, check=validate != "ignore")
     store = (StageCache() if cache is True else cache) or None
-    cost = resolve_cost(cost)
+    cost, timing = resolve_cost(cost), resolve_timing(timing)
     sample = latency_sample(topics, latency_queries, seed)
     from pyterrier._evaluation._rendering import RenderFromPerQuery
     renderer = RenderFromPerQuery(names, baseline=baseline, test_fn=test_fn, correction=correction,
@@ -174,7 +178,7 @@ def Experiment(
     runs: dict[str, pd.DataFrame] = {}
     finished = [(k, s, [], None) for k, s in zip(keys, systems) if isinstance(s, pd.DataFrame)]
     with pt.tqdm(total=len(systems), unit="system", desc="tir.Experiment", disable=verbose is not True) as bar:
-        for key, run, records, error in [*finished, *execute_in_batches(chains, topics, store, batch_size)]:
+        for key, run, records, error in [*finished, *execute_in_batches(chains, topics, store, batch_size, timing)]:
             if error is not None:
                 raise error
             i = position[key]
@@ -187,8 +191,9 @@ def Experiment(
             per_query = perquery_values(run, qrels, measures)
             if perquery:
                 _backfill(per_query, topics["qid"], list(measures))
-            renderer.add_metrics(i, per_query, 1000 * sum(r.seconds for r in records) / num_q)
-            figures[i], stages[i] = pipeline_figures(names[i], records, chains.get(key, []), sample, cost, len(topics))
+            renderer.add_metrics(i, per_query, 1000 * sum(spread(r.times)[0] for r in records) / num_q)
+            figures[i], stages[i] = pipeline_figures(names[i], records, chains.get(key, []), sample, cost, len(topics),
+                                                     timing)
             runs[names[i]] = run[[c for c in RUN_COLUMNS if c in run.columns]]
             if on_run is not None:
                 on_run(names[i], runs[names[i]])
@@ -203,11 +208,12 @@ def Experiment(
 
     extra = pd.DataFrame(figures)
     if not latency_queries:
-        extra = extra.drop(columns=[c for c in extra.columns if c.startswith(("latency_", "usd_per_1k_queries_l"))])
+        extra = extra.drop(columns=[c for c in extra.columns if c.startswith("latency_") or c.endswith("_batch1")])
     info = ExperimentInfo(
         metrics=list(measures), stages=pd.DataFrame([s for rows in stages for s in rows]), runs=runs,
         baseline=None if baseline is None else names[baseline], test=test, correction=correction,
-        alpha=correction_alpha, cost=cost, cache=store.stats() if store else {})
+        alpha=correction_alpha, cost=cost, cache=store.stats() if store else {},
+        timing={"repeats": timing.repeats, "warmup": timing.warmup}, latency_queries=len(sample), hardware=hardware())
     averages = ExperimentFrame(pd.concat([renderer.averages(dataframe=True, mrt_needed=mrt_needed), extra], axis=1))
     per_query_frame = ExperimentFrame(renderer.perquery())
     info.averages, info.perquery = averages, per_query_frame

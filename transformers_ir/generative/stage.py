@@ -14,6 +14,7 @@ from annotated_types import Ge
 from ..core import require_columns
 from ..core.fingerprint import frame_fingerprint
 from ..core.index_folder import index_path
+from ..core.progress import show_progress
 from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
 from ..core.stage import Count, Fraction, NonNegative, NonNegativeInt, Positive, Stage
 from ..data import DatasetLike, document_text, load_dataset
@@ -169,7 +170,7 @@ class DSI(Stage):
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
     def _embed(self, docs: list[dict]) -> np.ndarray:
-        encoder = TextEncoder(self.docid_encoder, device=self.device, show_progress=self.verbose)
+        encoder = TextEncoder(self.docid_encoder, device=self.device, show_progress=show_progress(self.verbose))
         return encoder.encode([document_text(d) for d in docs], desc="DSI: embedding documents for docids")
 
     # --- retrieval --------------------------------------------------------------------------------------------

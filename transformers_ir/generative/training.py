@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import require_columns
+from ..core.progress import show_progress
 from ..data import document_text
 from ..encoders import seed_everything
 from .docids import DocidMapping
@@ -149,7 +150,7 @@ def train_dsi(model: DocidModel, mapping: DocidMapping, examples: pd.DataFrame, 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / total_steps))
 
     losses, accuracy, epoch = [], 0.0, 0
-    bar = tqdm(range(1, config.epochs + 1), desc="DSI indexing", unit="epoch", disable=not verbose)
+    bar = tqdm(range(1, config.epochs + 1), desc="DSI indexing", unit="epoch", disable=not show_progress(verbose))
     for epoch in bar:
         net.train()
         chosen = np.concatenate([documents, rng.choice(queries, n_queries, replace=False)]) if n_queries else documents

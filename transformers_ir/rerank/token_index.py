@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..core.index_folder import IndexFolder, index_path, write_manifest
+from ..core.progress import show_progress
 from ..data import Dataset, document_text, load_dataset
 
 VECTORS = "vectors.f16.npy"
@@ -63,8 +64,11 @@ class TokenIndex(IndexFolder):
         docnos, lengths, dims = [], [], 0
         start = time.perf_counter()
         docs = iter(dataset.corpus_iter())
-        with open(folder / "vectors.raw", "wb") as raw:
+        from tqdm import tqdm  # (tqdm.auto warns in a notebook without ipywidgets)
+        with open(folder / "vectors.raw", "wb") as raw, tqdm(desc=f"ColBERT: encoding {dataset.name}", unit="doc",
+                                                              disable=not show_progress()) as bar:
             while batch := list(itertools.islice(docs, chunk)):
+                bar.update(len(batch))
                 for doc, vectors in zip(batch, encode([document_text(d) for d in batch])):
                     docnos.append(doc["docno"])
                     lengths.append(len(vectors))

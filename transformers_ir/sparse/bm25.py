@@ -69,7 +69,10 @@ class BM25(Stage):
         self._engines: dict[tuple[bool, int], object] = {}
 
     def prepare(self) -> "BM25":
-        """Build the index if needed and open it for retrieval (not part of query time)."""
+        """Build the index if needed and open it for retrieval (not part of query time); once open, nothing to do
+        (``transform`` calls this for every batch: reading the index manifest again would cost more than a query)."""
+        if (self.qtf, first_depth(self.num_results)) in self._engines:
+            return self
         if not self.index.built():
             if self.dataset is None:
                 raise FileNotFoundError(f"{self}: index {self.index.path} is not built and no dataset was given")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import atomic_write_text
+from ..core.progress import show_progress
 from ..core.retriever import first_depth, retriever_outputs, top_k, with_num_results, without_results
 from ..core.rescore import rescorer_outputs
 from ..core.stage import Stage
@@ -82,7 +83,7 @@ class ImpactStageBase(Stage):
     def _corpus_vectors(self) -> Iterator[tuple[str, SparseVector]]:
         from more_itertools import chunked
         from tqdm.auto import tqdm
-        with tqdm(desc=f"{self.kind}: encoding documents", unit="doc", disable=not self.verbose) as bar:
+        with tqdm(desc=f"{self.kind}: encoding documents", unit="doc", disable=not show_progress(self.verbose)) as bar:
             for batch in chunked(self.dataset.corpus_iter(), self.encode_batch):
                 vectors = self.encoder.encode_documents([document_text(d) for d in batch])
                 yield from ((str(d["docno"]), v) for d, v in zip(batch, vectors))

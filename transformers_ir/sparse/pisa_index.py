@@ -3,15 +3,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import IO, Iterable, Iterator
 
 from ..core.index_folder import IndexFolder, index_path, write_manifest
+from ..core.progress import show_progress
 from ..data import Dataset, checked_documents, document_text, load_dataset
 from .analyzer import Analyzer
 from .pisa_build import build_text_index, build_toks_index
+
+
+def _progress_stream() -> IO[str]:
+    """A stream to the terminal that stays there while PISA's native output is redirected (fds 1 and 2)."""
+    try:
+        return os.fdopen(os.dup(sys.stderr.fileno()), "w")
+    except (AttributeError, OSError, ValueError):  # no file descriptor (a notebook, a captured stream)
+        return sys.stderr
 
 
 class _SpooledCorpus:
@@ -71,7 +82,10 @@ class PisaTextIndex(IndexFolder):
 
     def _build(self, docs: Iterable[dict], fingerprint: str, source: str) -> None:
         import pyterrier_pisa
+        from tqdm import tqdm  # (tqdm.auto warns in a notebook without ipywidgets)
         start = time.perf_counter()
+        stream = _progress_stream() if show_progress() else None
+        docs = tqdm(docs, desc=f"PISA: indexing {source}", unit="doc", disable=stream is None, file=stream)
         with self.staging(create=False) as tmp:
             log = tmp.parent / f"{tmp.name}.log"
             try:
@@ -84,6 +98,9 @@ class PisaTextIndex(IndexFolder):
                 log.replace(tmp / "build.log")
             finally:
                 log.unlink(missing_ok=True)
+                docs.close()
+                if stream is not None and stream is not sys.stderr:
+                    stream.close()
             write_manifest(tmp, {
                 "type": "pisa-text", "source": source, "corpus_fingerprint": fingerprint,
                 "analyzer": self.analyzer.as_dict(), "fields": ["title", "text"], "doc_count": count,
