@@ -1,5 +1,6 @@
 """transformers-ir: IR pipelines as PyTerrier expressions, evaluated, timed and costed by one runner."""
 from . import encoders
+from .core.build_options import build_options
 from .core.cached import cached
 from .data import Dataset, RunFile, TextLoader, load_dataset
 from .dense import Dense, DenseIndex, DenseScorer
@@ -27,5 +28,5 @@ def from_yaml(text: str) -> dict:
 
 
 __all__ = ["BM25", "ColBERT", "CrossEncoder", "DSI", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment",
-           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "RunFile", "SPLADE", "TextLoader",
-           "UniCOIL", "cached", "encoders", "from_yaml", "load_dataset", "to_yaml"]
+           "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "RunFile", "SPLADE",
+           "TextLoader", "UniCOIL", "build_options", "cached", "encoders", "from_yaml", "load_dataset", "to_yaml"]
