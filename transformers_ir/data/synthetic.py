@@ -20,6 +20,7 @@ QUERY_WORDS = (1.692, 0.422)  # log-normal (mu, sigma) of words per query
 ZIPF_S = 1.04
 VOCABULARY = 3_000_000
 FUNCTION_WORDS = 100
+CHUNK = 10_000
 _CONSONANTS, _VOWELS = "bcdfghjklmnpqrstvwxyz", "aeiou"
 _SYLLABLES = [c + v for c in _CONSONANTS for v in _VOWELS]
 
@@ -61,20 +62,22 @@ def _texts(words: np.ndarray, ranks: np.ndarray, lengths: np.ndarray) -> list[st
 
 
 def write_synthetic_collection(folder: str | Path, documents: int, queries: int = 1_000, seed: int = 0,
-                               vocabulary: int = VOCABULARY, chunk: int = 50_000) -> FolderDataset:
+                               vocabulary: int = VOCABULARY) -> FolderDataset:
     """Write ``documents`` passages (``corpus.jsonl``, docnos ``p0``, ``p1``, ...) and ``queries`` queries
-    (``topics.tsv``, qids ``q0``, ...) drawn as the module says into ``folder``, ``chunk`` passages at a time, and
-    open it (there are no qrels)."""
+    (``topics.tsv``, qids ``q0``, ...) drawn as the module says into ``folder``, and open it (there are no qrels).
+    Each block of ``CHUNK`` passages has its own seeded generator: a smaller collection is the first passages of a
+    larger one, and the queries do not depend on the corpus size."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     words = made_up_words(vocabulary)
-    rng = np.random.default_rng(seed)
     zipf = _Zipf(vocabulary, ZIPF_S)
     with open(folder / "corpus.jsonl", "w", encoding="utf-8") as f:
-        for first in range(0, documents, chunk):
-            lengths = _lengths(rng, min(chunk, documents - first), PASSAGE_WORDS, 3, 250)
-            texts = _texts(words, zipf.draw(rng, int(lengths.sum())), lengths)
+        for block, first in enumerate(range(0, documents, CHUNK)):
+            rng = np.random.default_rng([seed, block])
+            lengths = _lengths(rng, CHUNK, PASSAGE_WORDS, 3, 250)
+            texts = _texts(words, zipf.draw(rng, int(lengths.sum())), lengths)[:documents - first]
             f.writelines(f'{{"docno": "p{first + i}", "text": "{text}"}}\n' for i, text in enumerate(texts))
+    rng = np.random.default_rng([seed, 1 << 32])
     lengths = _lengths(rng, queries, QUERY_WORDS, 1, 30)
     texts = _texts(words, _Zipf(vocabulary, ZIPF_S, FUNCTION_WORDS).draw(rng, int(lengths.sum())), lengths)
     with open(folder / "topics.tsv", "w", encoding="utf-8") as f:
