@@ -20,6 +20,7 @@ from transformers_ir.core.shards import work_folder
 from transformers_ir.dense import DenseIndex
 from transformers_ir.encoders import TextEncoder
 from transformers_ir.rerank import ColBERT, TokenIndex, maxsim
+from transformers_ir.sparse import SPLADE
 
 from .conftest import needs_data
 
@@ -246,3 +247,40 @@ def test_a_config_on_ray_builds_its_indexes_there_and_gives_the_local_results(cl
     assert tir.Dense("adi").index.manifest["build"]["executor"] == "local"
     columns = ["name", "AP", "nDCG@10"]
     pd.testing.assert_frame_equal(remote.results[columns], local.results[columns], atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def tiny_splade(adi, tmp_path_factory) -> Path:
+    """A tiny random BERT masked LM with MiniLM's tokenizer, made sparse by ``init_splade_from_mlm``."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+    from transformers_ir.data import document_text
+    from transformers_ir.encoders import bundled_minilm
+    from transformers_ir.sparse.splade_encoder import init_splade_from_mlm
+    torch.manual_seed(0)
+    base = tmp_path_factory.mktemp("tiny-mlm")
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_minilm()))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, initializer_range=0.5)
+    BertForMaskedLM(config).save_pretrained(str(base))
+    tokenizer.save_pretrained(str(base))
+    texts = [document_text(d) for d in adi.corpus_iter()]
+    return init_splade_from_mlm(base, tmp_path_factory.mktemp("tiny-splade") / "model", texts, max_length=64)
+
+
+@pytest.mark.slow
+def test_splade_impact_index_built_on_ray_equals_the_single_process_one(cluster, adi, tiny_splade, tmp_path,
+                                                                        monkeypatch):
+    topics = adi.topics()
+    monkeypatch.setenv("TIR_CACHE_DIR", str(tmp_path / "local"))
+    local = SPLADE(adi, tiny_splade, max_length=64).prepare()
+    monkeypatch.setenv("TIR_CACHE_DIR", str(tmp_path / "ray"))
+    with tir.build_options(executor="ray", shard_size=20):
+        remote = SPLADE(adi, tiny_splade, max_length=64).prepare()
+    assert remote.index.path.name == local.index.path.name and remote.index.identity() == local.index.identity()
+    assert remote.index.manifest["build"]["executor"] == "ray" and remote.index.manifest["build"]["shards"] == 5
+    for key in ("doc_count", "postings", "empty_docs"):
+        assert remote.index.manifest[key] == local.index.manifest[key]
+    expected = (local % 10).transform(topics)
+    assert expected["qid"].nunique() == len(topics) and len(expected) > 300
+    pd.testing.assert_frame_equal((remote % 10).transform(topics), expected)  # every query's top 10, scores alike

@@ -267,9 +267,12 @@ class _RayRunner:
         self.window = max(2, 2 * int(slots))
         self.threads = str(max(1, int(options.num_cpus)))
         self.pending: dict = {}  # ObjectRef -> (number, first docno, count)
+        self.encode = None
 
     def submit(self, encode, docnos, texts, work, number, digest) -> list[Shard]:
-        ref = self.task.remote(encode, docnos, texts, str(work), number, digest, self.threads)
+        if self.encode is None:  # the encoder (and whatever it holds) goes to the object store once
+            self.encode = self.ray.put(encode)
+        ref = self.task.remote(self.encode, docnos, texts, str(work), number, digest, self.threads)
         self.pending[ref] = (number, docnos[0], len(docnos))
         done = []
         while len(self.pending) >= self.window:
