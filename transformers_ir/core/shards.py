@@ -187,6 +187,11 @@ def encode_shard(encode: ShardEncoder, docnos: list[str], texts: list[str], work
     return Shard(final, number, len(docnos), info)
 
 
+def _shard_error(desc: str, number: int, size: int, first: str, cause: BaseException, where: str) -> ShardError:
+    return ShardError(f"{desc}: shard {number} ({size} documents from {first!r}) failed{where}: "
+                      f"{type(cause).__name__}: {cause}; finished shards are kept and a new build resumes from them")
+
+
 def _name(number: int) -> str:
     return f"shard-{number:06d}"
 
@@ -237,9 +242,7 @@ class _LocalRunner:
         try:
             return [encode_shard(encode, docnos, texts, str(work), number, digest)]
         except Exception as e:
-            raise ShardError(f"{self.desc}: shard {number} ({len(docnos)} documents from {docnos[0]!r}) failed: "
-                                  f"{type(e).__name__}: {e}; finished shards are kept and a new build resumes "
-                                  f"from them") from e
+            raise _shard_error(self.desc, number, len(docnos), docnos[0], e, "") from e
 
     def drain(self) -> list[Shard]:
         return []
@@ -293,9 +296,7 @@ class _RayRunner:
             return self.ray.get(ref)
         except Exception as e:
             cause = getattr(e, "cause", None) or e
-            raise ShardError(f"{self.desc}: shard {number} ({size} documents from {first!r}) failed on Ray: "
-                                  f"{type(cause).__name__}: {cause}; finished shards are kept and a new build "
-                                  f"resumes from them") from cause
+            raise _shard_error(self.desc, number, size, first, cause, " on Ray") from cause
 
     def settle(self) -> None:
         """Let the shards in flight finish (they are kept for the next build), whatever their outcome."""
