@@ -53,6 +53,7 @@ K1, B = 0.9, 0.4
 DEPTHS = (10, 1000)
 SYSTEMS = {"pisa": "PISA (tir.BM25)", "lucene": "Lucene (tir.LuceneBM25, Pyserini)", "bm25s": "bm25s"}
 FAISS_TYPES = ("flat", "hnsw", "ivfpq")
+PISA_INTERMEDIATE = ("fwd", "inv.docs", "inv.freqs", "inv.sizes")  # kept by PISA, not read by retrieval
 DIMS, CLUSTERS = 384, 4096
 RAY_SHARD = 500
 CHILD_TIMEOUT = 3 * 3600
@@ -110,6 +111,8 @@ def child_bm25(system: str, folder: str) -> dict:
         stages[10].prepare()  # PISA compresses the index on first open
         out["build_seconds"] = time.perf_counter() - started
         out["index_mb"] = folder_mb(stages[10].index.path)
+        out["intermediate_mb"] = sum(f.stat().st_size for f in stages[10].index.path.iterdir()
+                                     if f.name in PISA_INTERMEDIATE) / 2**20
         searches = {k: lambda s=s: s.prepare().transform(topics) for k, s in stages.items()}
     elif system == "lucene":
         from transformers_ir.sparse.lucene import start_jvm
@@ -365,14 +368,17 @@ def bm25_section(data: dict, sizes: list[int]) -> list[str]:
                 rows.append([f"{size:,}", label, f"failed: {r['error']}", "", "", "", "", ""])
                 continue
             native = f" (indexer {gb(r['native_child_peak_mb'])})" if r.get("native_child_peak_mb") else ""
-            rows.append([f"{size:,}", label, f"{r['build_seconds']:.1f}", f"{r['index_mb']:.0f}",
+            searched = (f" ({r['index_mb'] - r['intermediate_mb']:.0f} searched)" if "intermediate_mb" in r else "")
+            rows.append([f"{size:,}", label, f"{r['build_seconds']:.1f}", f"{r['index_mb']:.0f}{searched}",
                          f"{r['build_peak_mb']:.0f}{native}", f"{r['build_above_start_mb']:.0f}",
                          f"{r['qps@10']:,.0f}", f"{r['qps@1000']:,.0f}"])
     return ["## 1. BM25 indexing and retrieval", "",
             *table(["passages", "system", "build s", "index MB", "peak RSS MB", "above start MB", "qps @10",
                     "qps @1000"], rows), "",
-            "PISA's build time includes its compression on first open (`BM25.prepare()`); its text indexer runs in "
-            "a child process fed through a pipe (its peak in brackets: PISA inverts 100,000 documents per batch). "
+            "PISA's build time includes its compression on first open (`BM25.prepare()`); its index folder also "
+            "keeps the uncompressed forward and inverted files it was compressed from (in brackets: the files "
+            "retrieval reads: compressed postings, block-max scores, lexicons). Its text indexer runs in a child "
+            "process fed through a pipe (its peak in brackets: PISA inverts 100,000 documents per batch). "
             "Lucene runs in the JVM inside the Python process (the JVM's heap is in its RSS). bm25s holds every "
             "document's token ids in memory while indexing (its way of working).", ""]
 
@@ -419,6 +425,8 @@ def growth_section(data: dict, sizes: list[int]) -> list[str]:
         if all(r and "error" not in r for r in runs):
             series += [(label, "build time", [r["build_seconds"] for r in runs], "s"),
                        (label, "index size", [r["index_mb"] for r in runs], "MB"),
+                       *([(label, "searched index size", [r["index_mb"] - r["intermediate_mb"] for r in runs], "MB")]
+                         if all("intermediate_mb" in r for r in runs) else []),
                        (label, "peak RSS above start", [max(r["build_above_start_mb"], 1) for r in runs], "MB"),
                        (label, "seconds per query @10", [1 / r["qps@10"] for r in runs], "q"),
                        (label, "seconds per query @1000", [1 / r["qps@1000"] for r in runs], "q")]
@@ -432,9 +440,10 @@ def growth_section(data: dict, sizes: list[int]) -> list[str]:
             series += [(f"FAISS {t}", "build time", [r[t]["build_seconds"] for r in vectors], "s"),
                        (f"FAISS {t}", "index size", [r[t]["size_mb"] for r in vectors], "MB"),
                        (f"FAISS {t}", "seconds per query @10", [1 / r[t]["qps@10"] for r in vectors], "q")]
-    rows = []
+    rows, fitted = [], {}
     for label, what, values, unit in series:
         exponent, at_target = fit(measured, values)
+        fitted[(label, what)] = at_target
         shown = [duration(v) if unit == "s" else gb(v) if unit == "MB" else f"{v * 1000:.2f} ms" for v in values]
         target = (duration(at_target) if unit == "s" else gb(at_target) if unit == "MB"
                   else f"{at_target * 1000:.2f} ms ({1 / at_target:,.0f} qps)")
@@ -443,7 +452,47 @@ def growth_section(data: dict, sizes: list[int]) -> list[str]:
             "Exponent: slope of log(cost) against log(passages) over the measured sizes (1 = linear); the last "
             "column extends that power law to 8.8M passages (an extrapolation over almost one decade, from "
             "synthetic text: read it as an order of magnitude).", "",
-            *table(["system", "cost", *[f"{s:,}" for s in measured], "exponent", "at 8.8M (fitted)"], rows), ""]
+            *table(["system", "cost", *[f"{s:,}" for s in measured], "exponent", "at 8.8M (fitted)"], rows), "",
+            *implications(data, fitted, measured[-1])]
+
+
+def implications(data: dict, fitted: dict, largest: int) -> list[str]:
+    """What the fitted costs at 8.8M passages mean on this machine (2 cores, ``MACHINE_GB`` GB)."""
+    def verdict(mb: float) -> str:
+        return "fits" if mb < 0.75 * MACHINE_GB * 1024 else "does NOT fit"
+
+    lines = [f"### What that means for this machine ({os.cpu_count()} cores, {MACHINE_GB} GB)", ""]
+    for system, label in SYSTEMS.items():
+        if (label, "build time") not in fitted:
+            continue
+        run = data[f"bm25/{system}/{largest}"]
+        peak = run["build_peak_mb"] - run["build_above_start_mb"] + fitted[(label, "peak RSS above start")]
+        native = (f"; PISA's indexer process stays near its {gb(run['native_child_peak_mb'])} at {largest:,} "
+                  f"(it inverts 100,000 documents per batch)" if run.get("native_child_peak_mb") else "")
+        searched = ((f" ({gb(fitted[(label, 'searched index size')])} of it read by retrieval)")
+                    if (label, "searched index size") in fitted else "")
+        lines.append(f"- **{label}**: an 8.8M-passage index takes about {duration(fitted[(label, 'build time')])} "
+                     f"to build on one core and {gb(fitted[(label, 'index size')])} on disk{searched}; peak RSS about "
+                     f"{gb(peak)} ({verdict(peak)} in {MACHINE_GB} GB{native}); "
+                     f"{1 / fitted[(label, 'seconds per query @10')]:,.0f} qps @10 and "
+                     f"{1 / fitted[(label, 'seconds per query @1000')]:,.0f} qps @1000 per core.")
+    if ("docstore", "size") in fitted:
+        lines.append(f"- **Docstore**: about {gb(fitted[('docstore', 'size')])} of SQLite, built in "
+                     f"{duration(fitted[('docstore', 'build time')])}, with memory that does not hold the corpus.")
+    for t in FAISS_TYPES:
+        if (f"FAISS {t}", "index size") in fitted:
+            size = fitted[(f"FAISS {t}", "index size")]
+            lines.append(f"- **FAISS {t}** over 8.8M 384-dim vectors: about {gb(size)} held in memory to search "
+                         f"({verdict(size)}), built in {duration(fitted[(f'FAISS {t}', 'build time')])} on one "
+                         f"thread, {1 / fitted[(f'FAISS {t}', 'seconds per query @10')]:,.0f} qps @10 per core; "
+                         f"the float16 vectors file (`DenseIndex`) is {gb(MSMARCO * DIMS * 2 / 2**20)} on disk, "
+                         "memory-mapped.")
+    encode = data.get("encode/local")
+    if encode and "error" not in encode:
+        hours = MSMARCO / encode["msmarco_docs_per_second"] / 3600
+        lines.append(f"- **Encoding** MS MARCO with MiniLM: about {hours:.0f} core-hours, so about {hours / 2:.0f} h "
+                     "on both cores here — the point where the shards go to a Ray cluster (section 5).")
+    return lines + [""]
 
 
 def encode_section(data: dict) -> list[str]:
