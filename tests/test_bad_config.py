@@ -267,3 +267,10 @@ def test_only_named_environment_variables_reach_ray_workers(monkeypatch):
     monkeypatch.setenv("TIR_DATA_PATH", "/data")
     assert forwarded_env(["TIR_DATA_PATH", "NOT_SET"]) == {"TIR_DATA_PATH": "/data"}
     assert "HF_TOKEN" not in forwarded_env(RAY_ENV)  # the default list names no secret
+
+
+def test_the_ray_section_is_checked_before_any_work(tmp_path):
+    fails_before_work(tmp_path, GOOD + "executor: ray\nray: {shard_size: 0}\n",
+                      r"c.yaml:9: key 'ray.shard_size': Input should be greater than or equal to 1")
+    fails_before_work(tmp_path, GOOD + "executor: ray\nray:\n  num_cpus: 1\n  workers: 2\n",
+                      r"c.yaml:11: key 'ray.workers': unknown key")

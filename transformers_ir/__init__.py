@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "encoders": ".encoders", "cached": ".core.cached",
+    "encoders": ".encoders", "cached": ".core.cached", "build_options": ".core.build_options",
     "Dataset": ".data", "RunFile": ".data", "TextLoader": ".data", "load_dataset": ".data",
     "Dense": ".dense", "DenseIndex": ".dense", "DenseScorer": ".dense",
     "Experiment": ".experiment", "ExperimentFrame": ".experiment", "ExperimentResult": ".experiment",
@@ -22,6 +22,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from . import encoders
+    from .core.build_options import build_options
     from .core.cached import cached
     from .data import Dataset, RunFile, TextLoader, load_dataset
     from .dense import Dense, DenseIndex, DenseScorer
@@ -61,5 +62,4 @@ def from_yaml(text: str) -> dict:
 
 __all__ = ["BM25", "ColBERT", "CrossEncoder", "DSI", "Dataset", "Dense", "DenseIndex", "DenseScorer", "Experiment",
            "ExperimentFrame", "ExperimentResult", "LuceneBM25", "PisaTextIndex", "RM3", "RunFile", "SPLADE",
-           "TextLoader",
-           "UniCOIL", "cached", "encoders", "from_yaml", "load_dataset", "to_yaml"]
+           "TextLoader", "UniCOIL", "build_options", "cached", "encoders", "from_yaml", "load_dataset", "to_yaml"]

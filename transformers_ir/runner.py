@@ -20,16 +20,17 @@ import pandas as pd
 from .config import StageFactory, check_axes, expand, load_config, resolve_baselines
 from .config.yamlmap import ConfigError, LocatedYaml
 from .core import atomic_write_text, file_sha256
+from .core.build_options import build_options
 from .core.fingerprint import frame_fingerprint
 from .data import load_dataset, write_run
 from .data.frames import checked_qrels, checked_topics
-from .experiment import PipelineResult, StageCache, assemble, parse_measure, resolve_cost, run_pipelines
+from .experiment import PipelineResult, StageCache, assemble, parse_measure, resolve_cost, run_pipelines, stage_chain
 from .experiment.coverage import CoverageError, check_coverage, coverage
 from .experiment.environment import environment
 from .experiment.outputs import write_csv
 from .experiment.plots import write_pareto
 from .experiment.points import file_names, load_point, point_key, remove_stale, save_point
-from .experiment.ray_executor import forwarded_env, ray_map
+from .experiment.ray_executor import forwarded_env, prepare_side_by_side, ray_map
 from .experiment.report import TableOptionError, render, table_options, write_tables
 from .experiment.significance import CORRECTIONS
 from .registry import stage_registry
@@ -91,14 +92,19 @@ def run_config(path: str | Path, output: str | Path | None = None, *, overrides:
     config_id = {"config": str(Path(path).resolve()), "name": config.name}
     tables, failed, resumed, manifest_datasets, used_baselines = [], {}, 0, [], set()
     several = len(datasets) > 1
+    plans = []  # per dataset: its points' folder, keys and the points already finished
     for d, grid in zip(datasets, pipelines):
         point_dir = out_dir / "points" / d.stem
-        runs_dir = out_dir / "runs" / (d.stem if several else "")
         context = {**config_id, "topics": frame_fingerprint(d.topics), "qrels": frame_fingerprint(d.qrels),
                    "metrics": metrics, "cost": [cost.hardware, cost.usd_per_hour],
                    "latency": config.latency.model_dump(), "timing": config.timing.model_dump(), "seed": config.seed}
         keys = {n: point_key(p, context) for n, p in grid.items()}
-        finished = {n: r for n in grid if (r := load_point(point_dir / f"{files[n]}.json", keys[n]))}
+        plans.append((point_dir, keys, {n: r for n in grid if (r := load_point(point_dir / f"{files[n]}.json", keys[n]))}))
+    if config.executor == "ray":
+        _build_indexes_on_ray(config, [p for grid, (_, _, done) in zip(pipelines, plans)
+                                       for n, p in grid.items() if n not in done], echo)
+    for d, grid, (point_dir, keys, finished) in zip(datasets, pipelines, plans):
+        runs_dir = out_dir / "runs" / (d.stem if several else "")
         resumed += len(finished)
         todo = {n: p for n, p in grid.items() if n not in finished}
         echo(f"  {d.dataset.name}: {len(d.topics)} topics, {d.coverage.evaluated} with qrels; "
@@ -251,6 +257,20 @@ def _datasets(config, doc: LocatedYaml, registry: dict) -> list[_Dataset]:
         factory.check()
         out.append(_Dataset(i, ds, topics, qrels, factory, found, stems[name]))
     return out
+
+
+# --- on Ray: index builds side by side, then one point per task --------------------------------------------------
+
+def _build_indexes_on_ray(config, pipelines: list, echo: Callable[[str], None]) -> None:
+    """Build the indexes the pipelines' stages need, side by side as Ray tasks, each sharding its corpus encoding
+    into Ray tasks as the config's ``ray:`` section says. A build that fails is reported; its pipelines record the
+    error when they run."""
+    stages = [stage for pipeline in pipelines for stage in stage_chain(pipeline)]
+    with build_options(executor="ray", ray_address=config.ray_address, ray_env=tuple(config.ray_env),
+                       **config.ray.model_dump()) as options:
+        failed = prepare_side_by_side(stages, options)
+    for path, error in failed.items():
+        echo(f"  index {path} could not be built on Ray: {error}")
 
 
 # --- one point in a fresh process (a Ray task) ------------------------------------------------------------------

@@ -5,6 +5,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..core.build_options import RAY_ENV, ShardSettings
 from .include import resolve_includes
 from .yamlmap import LocatedYaml
 
@@ -46,10 +47,6 @@ class Table(BaseModel):
     label: Optional[str] = None
 
 
-RAY_ENV = ("TIR_DATA_PATH", "TIR_CACHE_DIR", "TIR_TORCH_THREADS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
-           "TIR_PROGRESS")
-
-
 class Reproduce(BaseModel):
     """``tir reproduce``: the figures a config must give (``expected[pipeline][metric]``), the window around them
     still accepted as OKish (``tolerance``), published figures shown beside, and whether ``--fast`` runs it."""
@@ -65,7 +62,8 @@ class RunConfig(BaseModel):
 
     ``name`` is a label (the default output folder is ``results/<name made filesystem-safe>``); ``strict`` makes
     topics without qrels (or qrels without topics) an error; ``ray_env`` lists the environment variables forwarded
-    to Ray workers (nothing else is).
+    to Ray workers (nothing else is); ``ray`` says how ``executor: ray`` shards index builds (shard size, CPUs and
+    GPUs per task, retries of a task whose worker died).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -87,6 +85,7 @@ class RunConfig(BaseModel):
     executor: Literal["local", "ray"] = "local"
     ray_address: Optional[str] = None
     ray_env: list[str] = Field(default_factory=lambda: list(RAY_ENV))
+    ray: ShardSettings = Field(default_factory=ShardSettings)
     strict: bool = False
     pareto_metric: Optional[str] = None
     seed: int = 42

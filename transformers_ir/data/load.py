@@ -20,8 +20,8 @@ DATA_PATH_VAR = "TIR_DATA_PATH"
 def _dataset_like(value: Any) -> Any:
     if isinstance(value, (str, os.PathLike, Dataset, pt.datasets.Dataset)) or irds_id_of(value) is not None:
         return value
-    raise ValueError(f"should be a dataset: a name, a folder, 'irds:<id>', a transformers_ir or PyTerrier Dataset "
-                     f"or an ir_datasets dataset")
+    raise ValueError("should be a dataset: a name, a folder, 'irds:<id>', a transformers_ir or PyTerrier Dataset "
+                     "or an ir_datasets dataset")
 
 
 DatasetLike = Annotated[Any, AfterValidator(_dataset_like)]  # what a stage's ``dataset`` parameter takes

@@ -1,6 +1,7 @@
 """Document vectors of a corpus (a float16 forward index) and FAISS indexes over them, described by a manifest."""
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -11,13 +12,32 @@ import numpy as np
 
 from ..core import atomic_write_text
 from ..core.index_folder import MANIFEST, IndexFolder, index_path, write_manifest
+from ..core.shards import concatenate_npy, encode_in_shards, remove_work, work_folder
 from ..data import Dataset, document_text, load_dataset
 from ..encoders import TextEncoder
 
 VECTORS = "vectors.f16.npy"
 DOCNOS = "docnos.txt"
+SHARD_VECTORS = "vectors.f16"  # in a shard: its rows, raw
 INDEX_TYPES = ("flat", "hnsw", "ivfpq")
 TEXT_FORMAT = "title + ' ' + text (stripped), as BEIR/MTEB"
+ADD_CHUNK = 65_536
+TRAIN_PER_LIST = 256  # FAISS's own cap on k-means training points per centroid
+
+
+def encode_dense_shard(encoder: TextEncoder, texts: list[str], folder: Path) -> dict:
+    """One shard of a dense build (:data:`~transformers_ir.core.shards.ShardEncoder`): its texts' float16 vectors."""
+    vectors = encoder.encode(texts, show_progress=False)
+    vectors.astype(np.float16).tofile(folder / SHARD_VECTORS)
+    return {"dims": int(vectors.shape[1])}
+
+
+def training_sample(vectors: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
+    """All rows as float32 when there are at most ``limit``, else ``limit`` rows drawn with ``seed`` (in order)."""
+    if len(vectors) <= limit:
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+    rows = np.sort(np.random.default_rng(seed).choice(len(vectors), size=limit, replace=False))
+    return np.ascontiguousarray(vectors[rows], dtype=np.float32)
 
 
 def faiss_factory(index_type: str, count: int, dims: int) -> str:
@@ -44,6 +64,7 @@ class DenseIndex(IndexFolder):
 
     ``manifest.json`` records the model identity (name, weights sha256, max_length), the corpus fingerprint,
     the document count, dims, sizes and build times; building again from the same corpus and model is a no-op.
+    The corpus is encoded in shards, in this process or on Ray (``tir.build_options``), into the same index.
     """
 
     def __init__(self, path: str | Path, ef_search: int = 128, nprobe: int = 16):
@@ -83,43 +104,52 @@ class DenseIndex(IndexFolder):
             return (manifest is not None and manifest["corpus_fingerprint"] == dataset.fingerprint()
                     and same_model(manifest["model"], identity))
 
-        self.build_once(current, lambda: self._encode(dataset, encoder, identity), force)
+        self.build_once(current, lambda: self._encode(dataset, encoder, identity, force), force)
         for index_type in index_types:
             self.build_once(lambda: self.built(index_type), lambda: self._build_faiss(index_type), force)
         return self
 
-    def _encode(self, dataset: Dataset, encoder: TextEncoder, identity: dict) -> None:
+    def _encode(self, dataset: Dataset, encoder: TextEncoder, identity: dict, force: bool) -> None:
+        """Encode the corpus in shards (here or on Ray: :mod:`transformers_ir.core.shards`), then concatenate their
+        float16 vectors, in corpus order, into one ``.npy`` file (memory-mapped when read) in the staging folder."""
         import sentence_transformers
-        docnos, texts = [], []
-        for doc in dataset.corpus_iter():
-            docnos.append(doc["docno"])
-            texts.append(document_text(doc))
-        start = time.perf_counter()
-        vectors = encoder.encode(texts, desc=f"encoding {dataset.name}").astype(np.float16)
-        seconds = time.perf_counter() - start
+        work = work_folder(self.path)
+        built = encode_in_shards(work, {"corpus": dataset.fingerprint(), "model": identity, "text": TEXT_FORMAT},
+                                 ((d["docno"], document_text(d)) for d in dataset.corpus_iter()),
+                                 functools.partial(encode_dense_shard, encoder), f"encoding {dataset.name}",
+                                 fresh=force, progress=encoder.show_progress)
+        dims = built.shards[0].info["dims"]
         with self.staging() as tmp:
-            np.save(tmp / VECTORS, vectors)
-            (tmp / DOCNOS).write_text("".join(f"{d}\n" for d in docnos), encoding="utf-8")
+            concatenate_npy(tmp / VECTORS, np.float16, (built.doc_count, dims),
+                            (shard.folder / SHARD_VECTORS for shard in built.shards))
+            with open(tmp / DOCNOS, "w", encoding="utf-8") as f:
+                f.writelines(f"{d}\n" for d in built.docnos())
             write_manifest(tmp, {
                 "type": "dense", "source": dataset.name, "corpus_fingerprint": dataset.fingerprint(),
-                "model": identity, "text": TEXT_FORMAT, "doc_count": len(docnos), "dims": int(vectors.shape[1]),
+                "model": identity, "text": TEXT_FORMAT, "doc_count": built.doc_count, "dims": int(dims),
                 "vectors": {"file": VECTORS, "dtype": "float16", "size_bytes": (tmp / VECTORS).stat().st_size},
-                "encode_seconds": round(seconds, 3), "docs_per_second": round(len(docnos) / max(seconds, 1e-9), 1),
+                "encode_seconds": round(built.seconds, 3),
+                "docs_per_second": round(built.doc_count / max(built.seconds, 1e-9), 1), "build": built.summary(),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "sentence_transformers": sentence_transformers.__version__, "indexes": {},
             })
+        remove_work(work)
         self._faiss, self._docnos, self._rows, self._vectors = {}, None, None, None
 
     def _build_faiss(self, index_type: str) -> None:
+        """Build the FAISS index of ``index_type`` over the float16 vectors, converting ``ADD_CHUNK`` rows to
+        float32 at a time (an IVF-PQ index trains on at most ``TRAIN_PER_LIST`` rows per list, a seeded sample)."""
         import faiss
         manifest = self.manifest
-        vectors = np.ascontiguousarray(self.vectors(), dtype=np.float32)
-        factory = faiss_factory(index_type, len(vectors), vectors.shape[1])
+        vectors = self.vectors()
+        count, dims = vectors.shape
+        factory = faiss_factory(index_type, count, dims)
         start = time.perf_counter()
-        index = faiss.index_factory(vectors.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.index_factory(dims, factory, faiss.METRIC_INNER_PRODUCT)
         if not index.is_trained:
-            index.train(vectors)
-        index.add(vectors)
+            index.train(training_sample(vectors, TRAIN_PER_LIST * faiss.extract_index_ivf(index).nlist))
+        for first in range(0, count, ADD_CHUNK):
+            index.add(np.ascontiguousarray(vectors[first:first + ADD_CHUNK], dtype=np.float32))
         seconds = time.perf_counter() - start
         file = self.path / f"{index_type}.faiss"
         tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")

@@ -30,6 +30,10 @@ class TextEncoder:
     def __repr__(self) -> str:
         return f"TextEncoder({self.model_name!r}, bf16={self.bf16})"
 
+    def __getstate__(self) -> dict:
+        """Pickled without the loaded model (a Ray task loads its own, once per worker)."""
+        return {**self.__dict__, "_model": None}
+
     @property
     def model(self):
         """The loaded ``SentenceTransformer``."""

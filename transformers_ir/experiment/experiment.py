@@ -12,12 +12,14 @@ import pandas as pd
 import pyterrier as pt
 
 from ..core import StageError
+from ..core.build_options import current_build_options
 from ..data.frames import checked_qrels, checked_run, checked_topics
 from .cache import StageCache
 from .cost import Cost, resolve_cost
 from .coverage import check_coverage, coverage
 from .execution import StageRecord, batch1_latency, check_columns, execute, prepare, quiet_pyterrier, stage_chain
 from .measures import parse_measures, perquery_values
+from .ray_executor import prepare_side_by_side
 from .significance import add_significance
 from .timing import TimingPlan, resolve_timing, spread
 
@@ -119,14 +121,16 @@ def throughput_figures(records: Sequence[StageRecord], queries: int, cost: Cost)
 def prepared_chains(names: Sequence[str], systems: Sequence, topics: pd.DataFrame, check: bool = True,
                     errors: str = "raise") -> tuple[dict[str, list[pt.Transformer]], dict[str, Exception]]:
     """The ``>>`` chain of each transformer system, column-checked on ``topics`` (unless ``check`` is False) and
-    prepared (indexes built, models loaded), all before any query runs; and, with ``errors="record"``, the error of
-    each pipeline whose stages could not be prepared (e.g. a bad corpus line while indexing), left out of the
-    chains so that the others run."""
+    prepared (indexes built, models loaded; with ``tir.build_options(executor="ray")`` the indexes first, side by
+    side on Ray), all before any query runs; and, with ``errors="record"``, the error of each pipeline whose stages
+    could not be prepared (e.g. a bad corpus line while indexing), left out of the chains so that the others run."""
     chains = {n: stage_chain(s) for n, s in zip(names, systems) if not isinstance(s, pd.DataFrame)}
     if check:
         with quiet_pyterrier():  # inspecting runs PyTerrier's operators on empty frames
             for name, chain in chains.items():
                 check_columns(name, chain, list(topics.columns))
+    if current_build_options().executor == "ray":  # independent index builds side by side
+        prepare_side_by_side([stage for chain in chains.values() for stage in chain])
     unprepared = {}
     for name, chain in list(chains.items()):
         try:

@@ -1,7 +1,7 @@
 """A token forward index: each document's token vectors, float16 and memory-mapped, described by a manifest."""
 from __future__ import annotations
 
-import itertools
+import functools
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -9,15 +9,29 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..core.index_folder import IndexFolder, index_path, write_manifest
-from ..core.progress import show_progress
+from ..core.shards import ShardedBuild, concatenate_npy, encode_in_shards, remove_work, work_folder
 from ..data import Dataset, document_text, load_dataset
 
 VECTORS = "vectors.f16.npy"
 OFFSETS = "offsets.npy"
 DOCNOS = "docnos.txt"
+LENGTHS, SHARD_VECTORS = "lengths.npy", "vectors.f16"  # in a shard (its rows, raw)
 TEXT_FORMAT = "title + ' ' + text (stripped)"
-
 EncodeDocuments = Callable[[Sequence[str]], list[np.ndarray]]
+
+
+def encode_token_shard(encode: EncodeDocuments, texts: list[str], folder: Path, chunk: int = 512) -> dict:
+    """One shard of a token index (:data:`~transformers_ir.core.shards.ShardEncoder`): its documents' float16
+    token vectors, one after another (raw), and their counts; ``chunk`` documents are encoded at a time."""
+    lengths, dims = [], 0
+    with open(folder / SHARD_VECTORS, "wb") as raw:
+        for first in range(0, len(texts), chunk):
+            for vectors in encode(texts[first:first + chunk]):
+                lengths.append(len(vectors))
+                dims = vectors.shape[1]
+                raw.write(np.ascontiguousarray(vectors, dtype=np.float16).tobytes())
+    np.save(folder / LENGTHS, np.asarray(lengths, dtype=np.int64))
+    return {"dims": dims}
 
 
 class TokenIndex(IndexFolder):
@@ -41,8 +55,9 @@ class TokenIndex(IndexFolder):
 
     def build(self, dataset: "str | Dataset", encode: EncodeDocuments, identity: dict, pool_factor: float | None,
               force: bool = False, chunk: int = 512) -> "TokenIndex":
-        """Encode ``dataset`` with ``encode`` (texts -> one ``(tokens, dims)`` array each), ``chunk`` documents at a
-        time; a no-op when built from the same corpus, model ``identity`` and pooling."""
+        """Encode ``dataset`` with ``encode`` (texts -> one ``(tokens, dims)`` array each), in shards (here or on Ray:
+        :mod:`transformers_ir.core.shards`) of which ``chunk`` documents are encoded at a time; a no-op when built
+        from the same corpus, model ``identity`` and pooling."""
         dataset = load_dataset(dataset)
 
         def current() -> bool:
@@ -51,47 +66,40 @@ class TokenIndex(IndexFolder):
                     and manifest["model"] == identity and manifest["pool_factor"] == pool_factor)
 
         def build() -> None:
+            work = work_folder(self.path)
+            built = encode_in_shards(work, {"corpus": dataset.fingerprint(), "model": identity,
+                                            "pool_factor": pool_factor, "text": TEXT_FORMAT},
+                                     ((d["docno"], document_text(d)) for d in dataset.corpus_iter()),
+                                     functools.partial(encode_token_shard, encode, chunk=chunk),
+                                     f"ColBERT: encoding {dataset.name}", fresh=force)
             with self.staging() as tmp:
-                self._write(tmp, dataset, encode, identity, pool_factor, chunk)
+                self._merge(tmp, built, dataset, identity, pool_factor)
+            remove_work(work)
             self._rows, self._vectors, self._offsets = None, None, None
 
         self.build_once(current, build, force)
         return self
 
     @staticmethod
-    def _write(folder: Path, dataset: Dataset, encode: EncodeDocuments, identity: dict, pool_factor: float | None,
-               chunk: int) -> None:
-        docnos, lengths, dims = [], [], 0
-        start = time.perf_counter()
-        docs = iter(dataset.corpus_iter())
-        from tqdm import tqdm  # (tqdm.auto warns in a notebook without ipywidgets)
-        with open(folder / "vectors.raw", "wb") as raw, tqdm(desc=f"ColBERT: encoding {dataset.name}", unit="doc",
-                                                              disable=not show_progress()) as bar:
-            while batch := list(itertools.islice(docs, chunk)):
-                bar.update(len(batch))
-                for doc, vectors in zip(batch, encode([document_text(d) for d in batch])):
-                    docnos.append(doc["docno"])
-                    lengths.append(len(vectors))
-                    dims = vectors.shape[1]
-                    raw.write(np.ascontiguousarray(vectors, dtype=np.float16).tobytes())
-        seconds = time.perf_counter() - start
-        total = int(sum(lengths))
-        out = np.lib.format.open_memmap(folder / VECTORS, mode="w+", dtype=np.float16, shape=(total, dims))
-        out[:] = np.memmap(folder / "vectors.raw", dtype=np.float16, mode="r", shape=(total, dims))
-        out.flush()
-        del out
-        (folder / "vectors.raw").unlink()
+    def _merge(folder: Path, built: ShardedBuild, dataset: Dataset, identity: dict, pool_factor: float | None) -> None:
+        """The shards' vectors concatenated in corpus order, their lengths made offsets."""
+        lengths = np.concatenate([np.load(s.folder / LENGTHS) for s in built.shards])
+        dims = max(s.info["dims"] for s in built.shards)
+        total = int(lengths.sum())
+        concatenate_npy(folder / VECTORS, np.float16, (total, dims), (s.folder / SHARD_VECTORS for s in built.shards))
         np.save(folder / OFFSETS, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
-        (folder / DOCNOS).write_text("".join(f"{d}\n" for d in docnos), encoding="utf-8")
+        with open(folder / DOCNOS, "w", encoding="utf-8") as f:
+            f.writelines(f"{d}\n" for d in built.docnos())
         write_manifest(folder, {
             "type": "token-forward-index", "source": dataset.name, "corpus_fingerprint": dataset.fingerprint(),
             "model": identity, "text": TEXT_FORMAT, "pool_factor": pool_factor,
             "pooling": "hierarchical ward, mean, L2 (sentence_transformers HierarchicalTokenPooling)"
                        if pool_factor else None,
-            "doc_count": len(docnos), "vectors_count": total, "dims": dims, "dtype": "float16",
+            "doc_count": built.doc_count, "vectors_count": total, "dims": dims, "dtype": "float16",
             "vectors_bytes": (folder / VECTORS).stat().st_size,
-            "bytes_per_doc": round(sum(f.stat().st_size for f in folder.iterdir()) / max(len(docnos), 1), 1),
-            "encode_seconds": round(seconds, 3), "docs_per_second": round(len(docnos) / max(seconds, 1e-9), 1),
+            "bytes_per_doc": round(sum(f.stat().st_size for f in folder.iterdir()) / max(built.doc_count, 1), 1),
+            "encode_seconds": round(built.seconds, 3),
+            "docs_per_second": round(built.doc_count / max(built.seconds, 1e-9), 1), "build": built.summary(),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         })
 

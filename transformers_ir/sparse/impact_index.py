@@ -1,20 +1,23 @@
 """A PISA index of quantised term impacts (learned-sparse documents), with a manifest that makes rebuilding a no-op."""
 from __future__ import annotations
 
+import functools
 import json
 import time
 from array import array
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..core import atomic_write_text
 from ..core.index_folder import IndexFolder, index_path, write_manifest
 from ..core.native import redirect_native_output
+from ..core.shards import concatenate_npy, encode_in_shards, remove_work, work_folder
 from .pisa_build import build_toks_index
 
 SparseVector = dict[str, float]
+EncodeDocuments = Callable[[Sequence[str]], list[SparseVector]]
 VECTORS = "doc_vectors"  # the float document vectors, beside the quantised PISA index
 
 
@@ -29,29 +32,72 @@ def quantise(vector: SparseVector, scale: float) -> dict[str, int]:
 
 
 class DocVectorWriter:
-    """Collects ``(docno, {term: weight})`` pairs and saves them as CSR arrays (float32 weights) in a folder."""
+    """Writes ``(docno, {term: weight})`` pairs into ``folder`` as CSR arrays (float32 weights) as they come: the
+    term numbers and weights go to disk every ``FLUSH`` postings, so no more than that is held."""
 
-    def __init__(self):
+    FLUSH = 1 << 20
+
+    def __init__(self, folder: Path):
+        folder.mkdir(parents=True)
+        self.folder = folder
         self.docnos: list[str] = []
         self.terms: dict[str, int] = {}
         self.indptr, self.ids, self.weights = array("q", [0]), array("i"), array("f")
+        self.files = {"ids": open(folder / "term_ids.raw", "wb"), "weights": open(folder / "weights.raw", "wb")}
 
     def add(self, docno: str, vector: SparseVector) -> None:
         for term, weight in vector.items():
             self.ids.append(self.terms.setdefault(term, len(self.terms)))
             self.weights.append(weight)
-        self.indptr.append(len(self.ids))
+        self.indptr.append(self.indptr[-1] + len(vector))
         self.docnos.append(docno)
+        if len(self.ids) >= self.FLUSH:
+            self._flush()
 
-    def save(self, folder: Path) -> int:
+    def _flush(self) -> None:
+        self.files["ids"].write(self.ids.tobytes())
+        self.files["weights"].write(self.weights.tobytes())
+        self.ids, self.weights = array("i"), array("f")
+
+    def save(self) -> int:
         """Write the arrays; returns their size in bytes."""
-        folder.mkdir(parents=True)
-        np.save(folder / "docnos.npy", np.array(self.docnos, dtype=str))
-        np.save(folder / "indptr.npy", np.frombuffer(self.indptr, dtype=np.int64))
-        np.save(folder / "term_ids.npy", np.frombuffer(self.ids, dtype=np.int32))
-        np.save(folder / "weights.npy", np.frombuffer(self.weights, dtype=np.float32))
-        atomic_write_text(folder / "terms.json", json.dumps(list(self.terms)))
-        return sum(f.stat().st_size for f in folder.iterdir())
+        self._flush()
+        for f in self.files.values():
+            f.close()
+        postings = self.indptr[-1]
+        for name, raw, dtype in (("term_ids", "ids", np.int32), ("weights", "weights", np.float32)):
+            concatenate_npy(self.folder / f"{name}.npy", dtype, (postings,), [Path(self.files[raw].name)])
+            Path(self.files[raw].name).unlink()
+        np.save(self.folder / "docnos.npy", np.array(self.docnos, dtype=str))
+        np.save(self.folder / "indptr.npy", np.frombuffer(self.indptr, dtype=np.int64))
+        atomic_write_text(self.folder / "terms.json", json.dumps(list(self.terms)))
+        return sum(f.stat().st_size for f in self.folder.iterdir())
+
+
+def encode_vector_shard(encode: EncodeDocuments, texts: list[str], folder: Path, batch: int = 256) -> dict:
+    """One shard of an impact index (:data:`~transformers_ir.core.shards.ShardEncoder`): its documents' float
+    vectors, ``batch`` texts encoded at a time, as a shard vocabulary (``terms.json``), term numbers (int32),
+    weights (float32) and each document's count of terms."""
+    terms: dict[str, int] = {}
+    ids, weights, lengths = array("i"), array("f"), array("q")
+    for first in range(0, len(texts), batch):
+        for vector in encode(texts[first:first + batch]):
+            ids.extend(terms.setdefault(t, len(terms)) for t in vector)
+            weights.extend(vector.values())
+            lengths.append(len(vector))
+    (folder / "terms.json").write_text(json.dumps(list(terms)), encoding="utf-8")
+    for name, values in (("term_ids", ids), ("weights", weights), ("lengths", lengths)):
+        np.save(folder / f"{name}.npy", np.frombuffer(values, dtype=np.dtype(values.typecode)))
+    return {"postings": len(ids)}
+
+
+def read_vector_shard(folder: Path) -> Iterator[SparseVector]:
+    """Each document's ``{term: weight}`` of a shard written by :func:`encode_vector_shard`, in order."""
+    terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
+    ids, weights = np.load(folder / "term_ids.npy"), np.load(folder / "weights.npy")
+    ends = np.cumsum(np.load(folder / "lengths.npy"))
+    for start, end in zip((ends - np.diff(ends, prepend=0)).tolist(), ends.tolist()):
+        yield dict(zip((terms[i] for i in ids[start:end].tolist()), weights[start:end].tolist()))
 
 
 class DocVectorStore:
@@ -112,10 +158,31 @@ class ImpactIndex(IndexFolder):
         self.build_once(lambda: self.matches(description), lambda: self._build(vectors, scale, description), force)
         return self
 
+    def build_encoded(self, texts: Iterable[tuple[str, str]], encode: EncodeDocuments, scale: float,
+                      description: dict, force: bool = False, batch: int = 256,
+                      progress: bool | None = None) -> "ImpactIndex":
+        """Encode ``(docno, text)`` pairs with ``encode`` (``batch`` texts at a time) in shards, here or on Ray
+        (:mod:`transformers_ir.core.shards`), then index them as :meth:`build` does, in corpus order; a no-op when
+        already built from what ``description`` describes."""
+        description = {**description, "scale": float(scale)}
+
+        def build() -> None:
+            work = work_folder(self.path)
+            built = encode_in_shards(work, description, texts,
+                                     functools.partial(encode_vector_shard, encode, batch=batch),
+                                     f"{description.get('kind', 'impacts')}: encoding documents", fresh=force,
+                                     progress=progress)
+            vectors = ((docno, vector) for shard in built.shards
+                       for docno, vector in zip(shard.docnos(), read_vector_shard(shard.folder)))
+            self._build(vectors, scale, {**description, "build": built.summary()})
+            remove_work(work)
+
+        self.build_once(lambda: self.matches(description), build, force)
+        return self
+
     def _build(self, vectors: Iterable[tuple[str, SparseVector]], scale: float, description: dict) -> None:
         import pyterrier_pisa
         stats = {"doc_count": 0, "postings": 0, "empty_docs": 0}
-        floats = DocVectorWriter()
 
         def quantised() -> Iterator[tuple[str, dict[str, int]]]:
             for docno, vector in vectors:
@@ -127,14 +194,15 @@ class ImpactIndex(IndexFolder):
                 yield docno, toks
 
         start = time.perf_counter()
-        with self.staging(create=False) as tmp:
+        with self.staging() as tmp:
+            floats = DocVectorWriter(tmp / VECTORS)
             log = tmp.parent / f"{tmp.name}.log"
             try:
                 build_toks_index(tmp, quantised(), self.threads, log)
                 log.replace(tmp / "build.log")
             finally:
                 log.unlink(missing_ok=True)
-            vectors_bytes = floats.save(tmp / VECTORS)
+            vectors_bytes = floats.save()
             write_manifest(tmp, {
                 "type": "pisa-impact", **description, **stats,
                 "avg_terms_per_doc": round(stats["postings"] / max(stats["doc_count"], 1), 2),

@@ -108,7 +108,9 @@ class ImpactStageBase(Stage):
             if not self.index.built() or (self.dataset is not None and not self.index.matches(self._description())):
                 if self.dataset is None:
                     raise FileNotFoundError(f"{self}: index {self.index.path} is not built and no dataset was given")
-                self.index.build(self._corpus_vectors(), self.scale, self._description())
+                self.index.build_encoded(((d["docno"], document_text(d)) for d in self.dataset.corpus_iter()),
+                                         self.encoder.encode_documents, self.scale, self._description(),
+                                         batch=self.encode_batch, progress=self.verbose)
             self._engine(first_depth(self.num_results))
         self._prepare_idf()
         if self.mode == "rescore" or self.encoder.query_encoder != "idf":
