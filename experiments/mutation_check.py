@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = ["tests/test_parameters.py", "tests/test_kernels.py", "tests/test_stage_contract.py", "tests/test_bm25.py",
          "tests/test_report.py", "tests/test_experiment.py", "tests/test_pt_experiment.py", "tests/test_colbert.py",
-         "tests/test_bad_config.py", "tests/test_data.py", "tests/test_rebuild.py", "tests/test_retrievers.py"]
+         "tests/test_bad_config.py", "tests/test_data.py", "tests/test_rebuild.py", "tests/test_retrievers.py",
+         "tests/test_timing.py", "tests/test_shards.py"]
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,13 @@ MUTANTS = [
     Mutant("cache-key-input", "the stage cache key ignores the stage's input", "transformers_ir/core/fingerprint.py",
            "return value_sha256([stage_fp, input_fp])", "return value_sha256([stage_fp])"),
     Mutant("run-rank", "run files written with 0-based ranks", "transformers_ir/data/trec.py",
-           '"rank": results["rank"].astype("int64") + 1', '"rank": results["rank"].astype("int64")'),
+           'ranks = (results["rank"].to_numpy(dtype=np.int64) + 1).tolist()',
+           'ranks = results["rank"].to_numpy(dtype=np.int64).tolist()'),
     Mutant("quantise-floor", "impacts truncated instead of rounded", "transformers_ir/sparse/impact_index.py",
            "impact = int(round(float(weight) * scale))", "impact = int(float(weight) * scale)"),
     Mutant("tie-order", "ties at the cutoff broken by ascending docno (not trec_eval's order)",
-           "transformers_ir/core/retriever.py", 'ascending=[True, False, False], kind="stable"',
-           'ascending=[True, False, True], kind="stable"'),
+           "transformers_ir/core/retriever.py", 'order = np.lexsort((-pd.factorize(found["docno"], sort=True)[0], -score, at))',
+           'order = np.lexsort((pd.factorize(found["docno"], sort=True)[0], -score, at))'),
     Mutant("tie-margin", "retrievers ask the engine for exactly k (ties at the cutoff kept arbitrarily)",
            "transformers_ir/core/retriever.py", "return k + max(16, k // 8)", "return k"),
     Mutant("point-key-cost", "a point's resume key ignores the price", "transformers_ir/runner.py",
@@ -81,6 +83,14 @@ MUTANTS = [
            "transformers_ir/dense/scorer.py", "query_vectors[which]", "query_vectors[which * 0]"),
     Mutant("qrels-labels", "conflicting duplicate judgements accepted (the last one kept)",
            "transformers_ir/data/trec.py", "            if first_label != label:", "            if False:"),
+    Mutant("bold-lowest", "tables bold the lowest effectiveness value per column", "transformers_ir/experiment/report.py",
+           "return printed == printed.max()", "return printed == printed.min()"),
+    Mutant("timing-first", "a stage's time is its first timed run, not the median of the repeats",
+           "transformers_ir/experiment/timing.py", "return float(np.median(array)), float(array.min())",
+           "return float(array[0]), float(array.min())"),
+    Mutant("shard-order", "a sharded build concatenates its shards' docnos in reverse order",
+           "transformers_ir/core/shards.py", "        for shard in self.shards:\n            yield from shard.docnos()",
+           "        for shard in reversed(self.shards):\n            yield from shard.docnos()"),
 ]
 
 

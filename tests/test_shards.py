@@ -22,6 +22,7 @@ from transformers_ir.encoders import TextEncoder
 from transformers_ir.rerank import ColBERT, TokenIndex, maxsim
 from transformers_ir.sparse import SPLADE
 
+from . import tiny_models
 from .conftest import needs_data
 
 pytestmark = needs_data("adi")
@@ -251,21 +252,10 @@ def test_a_config_on_ray_builds_its_indexes_there_and_gives_the_local_results(cl
 
 @pytest.fixture(scope="module")
 def tiny_splade(adi, tmp_path_factory) -> Path:
-    """A tiny random BERT masked LM with MiniLM's tokenizer, made sparse by ``init_splade_from_mlm``."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+    """A tiny random SPLADE model (see :func:`tests.tiny_models.tiny_splade`)."""
     from transformers_ir.data import document_text
-    from transformers_ir.encoders import bundled_minilm
-    from transformers_ir.sparse.splade_encoder import init_splade_from_mlm
-    torch.manual_seed(0)
-    base = tmp_path_factory.mktemp("tiny-mlm")
-    tokenizer = AutoTokenizer.from_pretrained(str(bundled_minilm()))
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, initializer_range=0.5)
-    BertForMaskedLM(config).save_pretrained(str(base))
-    tokenizer.save_pretrained(str(base))
-    texts = [document_text(d) for d in adi.corpus_iter()]
-    return init_splade_from_mlm(base, tmp_path_factory.mktemp("tiny-splade") / "model", texts, max_length=64)
+    return tiny_models.tiny_splade(tmp_path_factory.mktemp("tiny-splade"),
+                                   (document_text(d) for d in adi.corpus_iter()))
 
 
 @pytest.mark.slow

@@ -9,14 +9,15 @@ import pytest
 
 import transformers_ir as tir
 from transformers_ir.core import MissingColumnError
+from transformers_ir.data import document_text
 from transformers_ir.encoders import SPLADE_TINY_NAME, bundled_minilm
 from transformers_ir.sparse.impact_index import ImpactIndex, quantise
-from transformers_ir.data import document_text
 from transformers_ir.sparse.impact_stage import sparse_dot
 from transformers_ir.sparse.splade import SPLADE
 from transformers_ir.sparse.splade_encoder import MissingMLMHeadError, SpladeEncoder, init_splade_from_mlm, load_splade
 from transformers_ir.sparse.unicoil import UniCOIL
 
+from . import tiny_models
 from .conftest import needs_data
 
 pytestmark = needs_data("scifact")
@@ -44,18 +45,9 @@ def scifact_slice(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_splade(tmp_path_factory, scifact_slice) -> Path:
-    """A tiny random BERT masked LM with MiniLM's tokenizer, made sparse by ``init_splade_from_mlm``."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
-    torch.manual_seed(0)
-    base = tmp_path_factory.mktemp("tiny-mlm")
-    tokenizer = AutoTokenizer.from_pretrained(str(bundled_minilm()))
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, initializer_range=0.5)
-    BertForMaskedLM(config).save_pretrained(str(base))
-    tokenizer.save_pretrained(str(base))
+    """A tiny random SPLADE model (see :func:`tests.tiny_models.tiny_splade`)."""
     texts = [document_text(d) for d in tir.load_dataset(scifact_slice).corpus_iter()][:128]
-    return init_splade_from_mlm(base, tmp_path_factory.mktemp("tiny-splade") / "model", texts, max_length=64)
+    return tiny_models.tiny_splade(tmp_path_factory.mktemp("tiny-splade"), texts)
 
 
 @pytest.fixture(scope="module")
