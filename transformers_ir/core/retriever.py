@@ -115,3 +115,27 @@ def with_num_results(stage: R, k: int, reset: Iterable[str] = ()) -> R:
     for attr in reset:
         setattr(clone, attr, None)
     return clone
+
+
+class Retriever:
+    """What a first-stage retriever stage shares (mixed in before :class:`~transformers_ir.core.stage.Stage`):
+    ``qid, query`` in, each distinct query ranked once (see :func:`without_results`), ``docno, score, rank`` out,
+    and ``self % k`` fused by asking for ``num_results = k``. A subclass implements :meth:`_retrieve`."""
+
+    num_results: int
+
+    def fuse_rank_cutoff(self: R, k: int) -> R:
+        """``self % k``: ask the engine for ``k`` results instead of cutting afterwards."""
+        return with_num_results(self, k)
+
+    def transform_outputs(self, input_columns: list[str]) -> list[str]:
+        return retriever_outputs(self, input_columns)
+
+    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
+        columns = self.transform_outputs(list(topics.columns))
+        topics = without_results(topics)
+        return self._retrieve(topics, columns) if len(topics) else pd.DataFrame(columns=columns)
+
+    def _retrieve(self, queries: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        """The results, in ``columns``, of ``queries`` (one row per qid, at least one)."""
+        raise NotImplementedError

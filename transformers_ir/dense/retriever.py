@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..core.retriever import first_depth, results_frame, retriever_outputs, top_k, with_num_results, without_results
+from ..core.retriever import Retriever, first_depth, results_frame, top_k
 from ..core.stage import Count
 from ..data import DatasetLike
 from ..encoders import BUNDLED_MINILM_NAME
@@ -15,7 +15,7 @@ from .index import INDEX_TYPES, DenseIndex
 from .stage_base import DenseStageBase
 
 
-class Dense(DenseStageBase):
+class Dense(Retriever, DenseStageBase):
     """Retrieves by inner product between ``model``'s query and document vectors, from a FAISS index of ``dataset``
     (``index_type``: ``flat`` exact, ``hnsw`` or ``ivfpq`` approximate), built by :meth:`prepare` on first use.
 
@@ -35,18 +35,7 @@ class Dense(DenseStageBase):
         search = {"hnsw": {"ef_search": self.index.ef_search}, "ivfpq": {"nprobe": self.index.nprobe}}
         return {**super().identity(), **search.get(self.index_type, {})}
 
-    def fuse_rank_cutoff(self, k: int) -> "Dense":
-        """``self % k``: ask FAISS for ``k`` results instead of cutting afterwards."""
-        return with_num_results(self, k)
-
-    def transform_outputs(self, input_columns: list[str]) -> list[str]:
-        return retriever_outputs(self, input_columns)
-
-    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
-        columns = self.transform_outputs(list(topics.columns))
-        topics = without_results(topics)
-        if not len(topics):
-            return pd.DataFrame(columns=columns)
+    def _retrieve(self, topics: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         self.prepare()
         index = self.index
         faiss_index = index.faiss(self.index_type)

@@ -15,7 +15,7 @@ from ..core import require_columns
 from ..core.fingerprint import frame_fingerprint
 from ..core.index_folder import index_path
 from ..core.progress import show_progress
-from ..core.retriever import results_frame, retriever_outputs, with_num_results, without_results
+from ..core.retriever import Retriever, results_frame
 from ..core.stage import Count, Fraction, NonNegative, NonNegativeInt, Positive, Stage
 from ..data import DatasetLike, document_text, load_dataset
 from ..encoders import BUNDLED_MINILM_NAME, TextEncoder, choose_device, model_identity
@@ -27,7 +27,7 @@ from .training import (TRAINING_FIELDS, TrainingConfig, document_examples, index
 from .trie import DocidTrie
 
 
-class DSI(Stage):
+class DSI(Retriever, Stage):
     """Retrieves by decoding docids of ``dataset``'s documents from the query with a seq2seq ``model``.
 
     Indexing is training (:meth:`fit`, run on first use): the model learns document text -> docid (plus random
@@ -175,16 +175,7 @@ class DSI(Stage):
 
     # --- retrieval --------------------------------------------------------------------------------------------
 
-    def fuse_rank_cutoff(self, k: int) -> "DSI":
-        """``self % k``: decode ``k`` beams instead of cutting afterwards."""
-        return with_num_results(self, k)
-
-    def transform_outputs(self, input_columns: list[str]) -> list[str]:
-        return retriever_outputs(self, input_columns)
-
-    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
-        columns = self.transform_outputs(list(topics.columns))
-        topics = without_results(topics)
+    def _retrieve(self, topics: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         queries = topics["query"].fillna("").astype(str)
         asked = np.flatnonzero(queries.str.strip() != "").tolist()
         if not asked:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.native import redirect_native_output
-from ..core.retriever import first_depth, retriever_outputs, top_k, with_num_results, without_results
+from ..core.retriever import Retriever, first_depth, top_k
 from ..core.stage import Count, Fraction, NonNegative, ParameterError, Stage
 from ..data import DatasetLike, load_dataset
 from .analyzer import STEMMERS, Analyzer
@@ -33,7 +33,7 @@ def _repeat_scale(weights) -> float:
     return min(MIN_REPEATS / min(positive), MAX_REPEATS / max(positive))
 
 
-class BM25(Stage):
+class BM25(Retriever, Stage):
     """BM25 over a PISA index of ``dataset`` (built on first use) or over an explicit ``index``.
 
     ``BM25("vaswani", k1=0.9, b=0.4) % 100`` asks PISA for 100 results (the cutoff is fused).
@@ -80,18 +80,7 @@ class BM25(Stage):
         self._engine(self.qtf, first_depth(self.num_results))
         return self
 
-    def fuse_rank_cutoff(self, k: int) -> "BM25":
-        """``self % k``: ask PISA for ``k`` results instead of cutting afterwards."""
-        return with_num_results(self, k)
-
-    def transform_outputs(self, input_columns: list[str]) -> list[str]:
-        return retriever_outputs(self, input_columns)
-
-    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
-        columns = self.transform_outputs(list(topics.columns))
-        topics = without_results(topics)
-        if not len(topics):
-            return pd.DataFrame(columns=columns)
+    def _retrieve(self, topics: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         self.prepare()
         toks = self.index.analyzer.toks
         if "query_toks" in topics.columns:

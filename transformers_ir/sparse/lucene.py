@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..core import IndexBuildError, TirError, cache_dir
 from ..core.native import redirect_native_output
-from ..core.retriever import results_frame, retriever_outputs, top_k, with_num_results, without_results
+from ..core.retriever import Retriever, results_frame, top_k
 from ..core.index_folder import IndexFolder, index_path, write_manifest
 from ..core.stage import Count, Fraction, NonNegative, Stage
 from ..data import Dataset, DatasetLike, document_text, load_dataset
@@ -85,7 +85,7 @@ class LuceneIndex(IndexFolder):
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
 
-class LuceneBM25(Stage):
+class LuceneBM25(Retriever, Stage):
     """BM25 over an Anserini/Lucene index of ``dataset`` (built on first use): ``LuceneBM25("scifact") % 100``.
 
     A query with no indexable terms gets no results. ``rm3=True`` adds Pyserini's RM3 feedback
@@ -114,18 +114,7 @@ class LuceneBM25(Stage):
                     self._searcher.set_rm3(self.fb_terms, self.fb_docs, self.fb_lambda)
         return self
 
-    def fuse_rank_cutoff(self, k: int) -> "LuceneBM25":
-        """``self % k``: ask Lucene for ``k`` results."""
-        return with_num_results(self, k)
-
-    def transform_outputs(self, input_columns: list[str]) -> list[str]:
-        return retriever_outputs(self, input_columns)
-
-    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
-        columns = self.transform_outputs(list(topics.columns))
-        topics = without_results(topics)
-        if not len(topics):
-            return pd.DataFrame(columns=columns)
+    def _retrieve(self, topics: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         self.prepare()
 
         def search(queries: pd.DataFrame, depth: int) -> pd.DataFrame:
