@@ -218,7 +218,8 @@ def pareto_svg(frame: pd.DataFrame, manifest: dict, metric: str) -> str:
     row_h = MARGIN_T + PANEL_H + MARGIN_B
     panels_w = len(PANELS) * (MARGIN_L + PANEL_W + MARGIN_R)
     key_x = panels_w + 10
-    width = key_x + max([text_px(k, LABEL_PX) + 22 for _, k in key] + [190.0]) + 10
+    legend = ("Pareto frontier", "pipeline, min–max over repeats")
+    width = key_x + max([text_px(k, LABEL_PX) + 20 for _, k in key] + [text_px(t, LABEL_PX) + 28 for t in legend]) + 10
     failures = [f"{n} ({d})" if d else n for d, n in zip(frame.loc[bad, "dataset"], frame.loc[bad, "name"])]
     height = max(row_h * len(datasets), 60 + 14 * len(key)) + (20 if failures else 0)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
@@ -234,10 +235,10 @@ def pareto_svg(frame: pd.DataFrame, manifest: dict, metric: str) -> str:
     y = MARGIN_T
     out += [f'<path d="M{key_x},{y - 4}h22" stroke="{FRONTIER}" stroke-width="1.6"/>',
             f'<circle cx="{key_x + 11}" cy="{y - 4}" r="4.5" fill="{FRONTIER}" stroke="#000"/>',
-            _text(key_x + 28, y, "Pareto frontier", LABEL_PX),
+            _text(key_x + 28, y, legend[0], LABEL_PX),
             f'<path d="M{key_x},{y + 10}h22M{key_x},{y + 7}v6M{key_x + 22},{y + 7}v6" stroke="#888"/>',
             f'<circle cx="{key_x + 11}" cy="{y + 10}" r="3" fill="#888"/>',
-            _text(key_x + 28, y + 14, "pipeline, min–max over repeats", LABEL_PX)]
+            _text(key_x + 28, y + 14, legend[1], LABEL_PX)]
     for i, (label, name) in enumerate(key):
         out += [_text(key_x + 14, y + 40 + 14 * i, label, LABEL_PX, "end"),
                 _text(key_x + 20, y + 40 + 14 * i, name, LABEL_PX, class_="key")]
