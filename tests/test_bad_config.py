@@ -11,7 +11,7 @@ import pytest
 
 import transformers_ir as tir
 from transformers_ir.config import ConfigError, ExpressionError, parse_expression
-from transformers_ir.config.schema import RAY_ENV
+from transformers_ir.core.build_options import RAY_ENV
 from transformers_ir.core.stage import ParameterError
 from transformers_ir.experiment.ray_executor import forwarded_env
 from transformers_ir.runner import run_config
