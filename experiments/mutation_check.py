@@ -69,8 +69,12 @@ MUTANTS = [
     Mutant("tie-order", "ties at the cutoff broken by ascending docno (not trec_eval's order)",
            "transformers_ir/core/retriever.py", 'order = np.lexsort((-pd.factorize(found["docno"], sort=True)[0], -score, at))',
            'order = np.lexsort((pd.factorize(found["docno"], sort=True)[0], -score, at))'),
-    Mutant("tie-margin", "retrievers ask the engine for exactly k (ties at the cutoff kept arbitrarily)",
-           "transformers_ir/core/retriever.py", "return k + max(16, k // 8)", "return k"),
+    # (Asking the engine for exactly k, without the margin, changes no number: top_k then re-asks deeper for
+    # every query, the k-th result being tied with the last found. The margin is a speed-up, so it is not a mutant.)
+    Mutant("tie-deeper", "ties at the cutoff that reach past the first search are cut arbitrarily (never re-asked "
+           "deeper)", "transformers_ir/core/retriever.py",
+           "unresolved = (counts >= depth) & (score[starts + counts - 1] == kth)",
+           "unresolved = np.zeros(len(starts), dtype=bool)"),
     Mutant("point-key-cost", "a point's resume key ignores the price", "transformers_ir/runner.py",
            '"cost": [cost.hardware, cost.usd_per_hour],', ""),
     Mutant("strict-ignored", "strict coverage checks ignored", "transformers_ir/experiment/coverage.py",
