@@ -89,6 +89,18 @@ def test_changing_any_parameter_changes_the_fingerprint_or_is_runtime(name):
         assert changed.fingerprint() != stage.fingerprint(), f"{name}.{param}: {value!r} -> {other!r}"
 
 
+# Settings that say how a stage runs, never what it returns: the only parameters a fingerprint may leave out.
+RUNTIME = {"device", "threads", "batch_size", "encode_batch", "verbose"}
+RUNTIME_ALSO = {"SPLADE": {"bf16"}}  # bf16 candidates re-checked in float32: the same vectors (test_splade)
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_only_settings_that_cannot_change_a_result_are_runtime(name):
+    stage = EXAMPLES[name]()
+    runtime = set(type(stage).runtime_params) & set(type(stage).parameters())
+    assert runtime <= RUNTIME | RUNTIME_ALSO.get(name, set()), f"{name}: {sorted(runtime)}"
+
+
 def _another_value(stage, param, value):
     annotation = type(stage).parameters()[param].annotation
     if isinstance(value, bool):
