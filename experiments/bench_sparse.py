@@ -44,7 +44,7 @@ import pandas as pd
 
 import transformers_ir as tir
 from transformers_ir.encoders import bundled_minilm
-from transformers_ir.sparse.impact_index import quantise, sparsity_stats
+from transformers_ir.sparse.impact_index import encode_vector_shard, quantise, read_vector_shard, sparsity_stats
 from transformers_ir.data import document_text
 from transformers_ir.sparse.impact_stage import sparse_dot
 from transformers_ir.sparse.splade import SPLADE
@@ -167,7 +167,11 @@ def corpus_vectors(ds, model: str, max_length: int, work: Path) -> tuple[list[st
     if not meta_path.exists():
         work.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        encoded = list(stage._corpus_vectors())  # the loop prepare() indexes from
+        docs = list(ds.corpus_iter())
+        with tempfile.TemporaryDirectory() as shard:  # encoded as prepare() encodes each shard
+            encode_vector_shard(stage.encoder.encode_documents, [document_text(d) for d in docs], Path(shard),
+                                batch=stage.encode_batch)
+            encoded = list(zip((str(d["docno"]) for d in docs), read_vector_shard(Path(shard))))
         seconds = time.perf_counter() - start
         tmp = path.with_suffix(".tmp")
         with gzip.open(tmp, "wt") as f:

@@ -167,12 +167,11 @@ def test_fit_from_minilm_then_retrieve(tmp_path, scifact_slice):
     log = json.loads((tmp_path / "trained" / "training.json").read_text())
     assert log["triples"] > 0 and log["loss"]
     splade = SPLADE(sliced, tmp_path / "trained", max_length=64)
-    vectors = list(splade._corpus_vectors())
-    splade.index.build(vectors, splade.scale, splade._description())
+    vectors = list(splade.prepare().index.doc_vectors())  # the float vectors it indexed
     topics = sliced.topics("test")
-    result = tir.Experiment([splade.prepare() % 1000, tir.BM25(sliced) % 1000], topics, sliced.qrels("test"),
+    result = tir.Experiment([splade % 1000, tir.BM25(sliced) % 1000], topics, sliced.qrels("test"),
                             ["nDCG@10"])
-    stats = sparsity_stats([v for _, v in vectors], splade.encoder.encode_queries(topics["query"].tolist()))
+    stats = sparsity_stats(vectors, splade.encoder.encode_queries(topics["query"].tolist()))
     print(f"\nSPLADE nDCG@10 {result.results['nDCG@10'].iloc[0]:.4f} (BM25 on the slice "
           f"{result.results['nDCG@10'].iloc[1]:.4f}); {stats}; index bytes "
           f"{splade.index.manifest['size_bytes']:,}; training {log['seconds']} s")

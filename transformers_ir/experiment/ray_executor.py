@@ -39,9 +39,9 @@ def prepare_side_by_side(stages: Iterable[pt.Transformer], options: BuildOptions
             groups.setdefault(path, []).append(stage)
     if not groups:
         return {}
-    ray = init_ray(options.ray_address, forwarded_env(options.ray_env))
-    task = ray.remote(_prepare_in_turn).options(num_cpus=1, max_retries=options.max_retries)
     env = forwarded_env(options.ray_env)
+    ray = init_ray(options.ray_address, env)
+    task = ray.remote(_prepare_in_turn).options(num_cpus=1, max_retries=options.max_retries)
     refs = {path: task.remote(group, options, env) for path, group in groups.items()}
     return {path: error for path, ref in refs.items() if (error := ray.get(ref))}
 

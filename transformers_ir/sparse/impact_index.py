@@ -76,28 +76,19 @@ class DocVectorWriter:
 
 def encode_vector_shard(encode: EncodeDocuments, texts: list[str], folder: Path, batch: int = 256) -> dict:
     """One shard of an impact index (:data:`~transformers_ir.core.shards.ShardEncoder`): its documents' float
-    vectors, ``batch`` texts encoded at a time, as a shard vocabulary (``terms.json``), term numbers (int32),
-    weights (float32) and each document's count of terms."""
-    terms: dict[str, int] = {}
-    ids, weights, lengths = array("i"), array("f"), array("q")
+    vectors, ``batch`` texts encoded at a time, written by :class:`DocVectorWriter` (read back by
+    :func:`read_vector_shard`)."""
+    writer = DocVectorWriter(folder / VECTORS)
     for first in range(0, len(texts), batch):
-        for vector in encode(texts[first:first + batch]):
-            ids.extend(terms.setdefault(t, len(terms)) for t in vector)
-            weights.extend(vector.values())
-            lengths.append(len(vector))
-    (folder / "terms.json").write_text(json.dumps(list(terms)), encoding="utf-8")
-    for name, values in (("term_ids", ids), ("weights", weights), ("lengths", lengths)):
-        np.save(folder / f"{name}.npy", np.frombuffer(values, dtype=np.dtype(values.typecode)))
-    return {"postings": len(ids)}
+        for i, vector in enumerate(encode(texts[first:first + batch]), start=first):
+            writer.add(str(i), vector)
+    writer.save()
+    return {"postings": writer.indptr[-1]}
 
 
 def read_vector_shard(folder: Path) -> Iterator[SparseVector]:
     """Each document's ``{term: weight}`` of a shard written by :func:`encode_vector_shard`, in order."""
-    terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
-    ids, weights = np.load(folder / "term_ids.npy"), np.load(folder / "weights.npy")
-    ends = np.cumsum(np.load(folder / "lengths.npy"))
-    for start, end in zip((ends - np.diff(ends, prepend=0)).tolist(), ends.tolist()):
-        yield dict(zip((terms[i] for i in ids[start:end].tolist()), weights[start:end].tolist()))
+    return iter(DocVectorStore(folder / VECTORS))
 
 
 class DocVectorStore:
@@ -115,6 +106,14 @@ class DocVectorStore:
     def __len__(self) -> int:
         return len(self.docnos)
 
+    def __iter__(self) -> Iterator[SparseVector]:
+        """Each vector, in the order they were written."""
+        for start, end in zip(self.indptr[:-1].tolist(), self.indptr[1:].tolist()):
+            yield self._vector(start, end)
+
+    def _vector(self, start: int, end: int) -> SparseVector:
+        return dict(zip((self.terms[i] for i in self.term_ids[start:end]), self.weights[start:end].tolist()))
+
     def get(self, docnos: Sequence[str]) -> dict[str, SparseVector]:
         """``{docno: vector}`` for the ``docnos`` that are stored (the others are left out)."""
         wanted = np.array(list(docnos), dtype=str)
@@ -125,9 +124,7 @@ class DocVectorStore:
         found = sorted_docnos[at] == wanted
         out = {}
         for docno, row in zip(wanted[found], self._order[at[found]]):
-            start, end = self.indptr[row], self.indptr[row + 1]
-            out[str(docno)] = dict(zip((self.terms[i] for i in self.term_ids[start:end]),
-                                       self.weights[start:end].tolist()))
+            out[str(docno)] = self._vector(self.indptr[row], self.indptr[row + 1])
         return out
 
 

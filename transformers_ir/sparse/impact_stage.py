@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator, Optional, Protocol, Sequence
+from typing import Optional, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..core import atomic_write_text
-from ..core.progress import show_progress
 from ..core.retriever import first_depth, retriever_outputs, top_k, with_num_results, without_results
 from ..core.rescore import rescorer_outputs
 from ..core.stage import Stage
@@ -80,15 +79,6 @@ class ImpactStageBase(Stage):
         return {"model": self.encoder.identity()}
 
     # building -------------------------------------------------------------------------------------------------
-    def _corpus_vectors(self) -> Iterator[tuple[str, SparseVector]]:
-        from more_itertools import chunked
-        from tqdm.auto import tqdm
-        with tqdm(desc=f"{self.kind}: encoding documents", unit="doc", disable=not show_progress(self.verbose)) as bar:
-            for batch in chunked(self.dataset.corpus_iter(), self.encode_batch):
-                vectors = self.encoder.encode_documents([document_text(d) for d in batch])
-                yield from ((str(d["docno"]), v) for d, v in zip(batch, vectors))
-                bar.update(len(batch))
-
     def _prepare_idf(self) -> None:
         if self.encoder.query_encoder != "idf" or self.encoder.idf is not None:
             return
